@@ -1,0 +1,100 @@
+"""Evaluation splits that mirror the official test.
+
+Official test: seen users (earliest texts in train, latest ~half in test) and unseen users
+(no text in train), about half each. Official-style CV rebuilds that shape inside the
+training file: users are dealt into folds; in each fold, half of the fold's users are held
+out entirely (unseen) and the other half only their latest texts (seen-future). Every
+other user stays wholly in training. Deterministic by seed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from vatrack.data.schema import LABEL_COLUMNS
+from vatrack.errors import VatrackError
+
+
+@dataclass(frozen=True)
+class Fold:
+    seed: int
+    fold: int
+    train_index: np.ndarray
+    test_index: np.ndarray
+    unseen_users: tuple[str, ...]
+    seen_users: tuple[str, ...]
+    extra: dict = field(default_factory=dict, compare=False)
+
+    def split(self, frame: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+        """(train rows, held-out rows with gold labels and is_seen_user)."""
+        train = frame.iloc[self.train_index].reset_index(drop=True)
+        test = frame.iloc[self.test_index].reset_index(drop=True)
+        test["is_seen_user"] = test["user_id"].isin(self.seen_users).to_numpy()
+        return train, test
+
+
+def strip_labels(frame: pd.DataFrame) -> pd.DataFrame:
+    """The frame a model may see at prediction time: every gold column removed."""
+    return frame.drop(columns=[c for c in LABEL_COLUMNS if c in frame.columns])
+
+
+def official_style_folds(frame: pd.DataFrame, n_folds: int = 5, seed: int = 0,
+                         unseen_share: float = 0.5, seen_tail_share: float = 0.5) -> list[Fold]:
+    """Folds shaped like the official test; see module docstring. ``frame`` sorted by user, time."""
+    if n_folds < 2:
+        raise VatrackError(f"--folds must be at least 2 (got {n_folds})")
+    users = np.array(sorted(frame["user_id"].unique()))
+    if len(users) < 2 * n_folds:
+        raise VatrackError(f"official-style CV with {n_folds} folds needs at least {2 * n_folds} users; the data has {len(users)}")
+    rng = np.random.default_rng(seed)
+    shuffled = rng.permutation(users)
+    groups = np.array_split(shuffled, n_folds)
+    position = frame.groupby("user_id", sort=False).cumcount().to_numpy()
+    size = frame.groupby("user_id", sort=False)["user_id"].transform("size").to_numpy()
+    n_tail = np.maximum(1, np.floor(seen_tail_share * size)).astype(int)
+    is_tail = position >= size - n_tail
+    folds = []
+    for k, group in enumerate(groups):
+        group = list(group)
+        n_unseen = int(round(unseen_share * len(group)))
+        unseen, seen = set(group[:n_unseen]), set(group[n_unseen:])
+        # A seen user with a single text cannot keep anything in training; treat as unseen.
+        too_short = {u for u in seen if (frame["user_id"] == u).sum() < 2}
+        unseen |= too_short
+        seen -= too_short
+        user = frame["user_id"].to_numpy()
+        held = np.isin(user, list(unseen)) | (np.isin(user, list(seen)) & is_tail)
+        folds.append(Fold(seed=seed, fold=k, train_index=np.flatnonzero(~held), test_index=np.flatnonzero(held),
+                          unseen_users=tuple(sorted(unseen)), seen_users=tuple(sorted(seen))))
+    return folds
+
+
+def cv_plan(frame: pd.DataFrame, n_folds: int = 5, seeds=(0, 1, 2), **kwargs) -> list[Fold]:
+    """All folds for several seeds, in (seed, fold) order."""
+    return [fold for seed in seeds for fold in official_style_folds(frame, n_folds=n_folds, seed=seed, **kwargs)]
+
+
+def fold_summary(folds: list[Fold], frame: pd.DataFrame) -> pd.DataFrame:
+    """One row per fold: users and rows in train / held out, unseen vs seen."""
+    rows = []
+    for f in folds:
+        test_users = frame["user_id"].iloc[f.test_index]
+        rows.append({
+            "seed": f.seed, "fold": f.fold,
+            "train_rows": len(f.train_index), "test_rows": len(f.test_index),
+            "unseen_users": len(f.unseen_users), "seen_users": len(f.seen_users),
+            "unseen_rows": int(test_users.isin(f.unseen_users).sum()),
+            "seen_rows": int(test_users.isin(f.seen_users).sum()),
+        })
+    return pd.DataFrame(rows)
+
+
+def official_split(train: pd.DataFrame, test: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Official train -> test: mark is_seen_user from the training users when the file lacks it."""
+    test = test.copy()
+    if "is_seen_user" not in test.columns:
+        test["is_seen_user"] = test["user_id"].isin(set(train["user_id"])).to_numpy()
+    return train, test
