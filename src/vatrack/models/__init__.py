@@ -1,0 +1,25 @@
+"""Models: baselines, the seed sequence model, forecasters — all behind one contract."""
+
+from vatrack.errors import VatrackError
+from vatrack.models.baselines import BASELINES, clip_to_scale, prediction_frame
+from vatrack.models.bundle import read_meta
+
+MODELS = dict(BASELINES)
+
+
+def make_model(method: str, **params):
+    """A fresh, unfitted estimator by name (see MODELS)."""
+    if method not in MODELS:
+        raise VatrackError(f"unknown method '{method}'; choose one of: {', '.join(MODELS)}")
+    return MODELS[method](**params)
+
+
+def load_model(folder):
+    """Load any fitted estimator from its bundle folder."""
+    kind = read_meta(folder)["kind"]
+    if kind not in MODELS:
+        raise VatrackError(f"{folder}: bundle of unknown model kind '{kind}'; was it written by another vatrack version?")
+    return MODELS[kind].from_bundle(folder)
+
+
+__all__ = ["BASELINES", "MODELS", "clip_to_scale", "load_model", "make_model", "prediction_frame"]

@@ -1,0 +1,163 @@
+"""Baselines for subtask 1: mean, user-mean, ridge (Linear(BERT) recipe), ridge+user.
+
+All follow the estimator contract (docs/architecture.md). Per-user offsets are shrunk
+toward zero by an empirical-Bayes factor n / (n + k), with k = within-user variance /
+between-user variance estimated on training data, so a user with two texts moves the
+prediction less than a user with fifty.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from sklearn.linear_model import RidgeCV
+from sklearn.model_selection import GroupKFold
+
+from vatrack.data.schema import LABELS, SCALES
+from vatrack.models.bundle import load_state, save_bundle
+
+RIDGE_ALPHAS = np.logspace(-2, 4, 13)
+
+
+def clip_to_scale(pred: np.ndarray) -> np.ndarray:
+    """Predictions are always finite and within the label scale (NaN -> scale middle)."""
+    out = np.array(pred, dtype=float, copy=True)
+    for j, label in enumerate(LABELS):
+        low, high = SCALES[label]
+        col = np.nan_to_num(out[:, j], nan=(low + high) / 2, posinf=high, neginf=low)
+        out[:, j] = np.clip(col, low, high)
+    return out
+
+
+def prediction_frame(inputs: pd.DataFrame, pred: np.ndarray) -> pd.DataFrame:
+    pred = clip_to_scale(pred)
+    return pd.DataFrame({"user_id": inputs["user_id"].to_numpy(), "text_id": inputs["text_id"].to_numpy(),
+                         "pred_valence": pred[:, 0], "pred_arousal": pred[:, 1]})
+
+
+def shrinkage_k(users: pd.Series, values: np.ndarray) -> np.ndarray:
+    """Per-dimension k = within-user variance / between-user variance (>= 0.5 for stability)."""
+    frame = pd.DataFrame(values, columns=list(LABELS)).assign(user=users.to_numpy())
+    within = frame.groupby("user")[list(LABELS)].var(ddof=1).mean().to_numpy()
+    between = frame.groupby("user")[list(LABELS)].mean().var(ddof=1).to_numpy()
+    within = np.nan_to_num(within, nan=1.0)
+    k = within / np.maximum(np.nan_to_num(between, nan=0.0) - within / max(frame.groupby("user").size().mean(), 1), 1e-3)
+    return np.clip(k, 0.5, 100.0)
+
+
+def shrunk_user_offsets(users: pd.Series, residuals: np.ndarray) -> dict[str, np.ndarray]:
+    """Each user's mean residual times n / (n + k)."""
+    k = shrinkage_k(users, residuals)
+    frame = pd.DataFrame(residuals, columns=list(LABELS)).assign(user=users.to_numpy())
+    grouped = frame.groupby("user")[list(LABELS)]
+    means, counts = grouped.mean(), grouped.size().to_numpy()[:, None]
+    shrunk = means.to_numpy() * counts / (counts + k)
+    return {user: shrunk[i] for i, user in enumerate(means.index)}
+
+
+def _labels(train: pd.DataFrame) -> np.ndarray:
+    return train[list(LABELS)].to_numpy(dtype=float)
+
+
+class Baseline:
+    """Shared save/load and the user-offset step."""
+
+    kind = "baseline"
+
+    def __init__(self, encoder: str = "minilm", seed: int = 0, max_length: int = 128):
+        self.encoder, self.seed, self.max_length = encoder, seed, max_length
+        self.state: dict = {}
+
+    def _apply_offsets(self, inputs: pd.DataFrame, base: np.ndarray) -> np.ndarray:
+        offsets = self.state.get("user_offsets", {})
+        zero = np.zeros(len(LABELS))
+        return base + np.stack([offsets.get(u, zero) for u in inputs["user_id"]]) if len(inputs) else base
+
+    def save(self, folder):
+        save_bundle(folder, self.kind, {"params": self.params(), "state": self.state})
+
+    def params(self) -> dict:
+        return {"encoder": self.encoder, "seed": self.seed, "max_length": self.max_length}
+
+    @classmethod
+    def from_bundle(cls, folder):
+        saved = load_state(folder)
+        model = cls(**saved["params"])
+        model.state = saved["state"]
+        return model
+
+
+class MeanBaseline(Baseline):
+    kind = "mean"
+
+    def fit(self, train):
+        self.state = {"mean": _labels(train).mean(axis=0)}
+        return self
+
+    def predict(self, inputs):
+        return prediction_frame(inputs, np.tile(self.state["mean"], (len(inputs), 1)))
+
+
+class UserMeanBaseline(Baseline):
+    kind = "user-mean"
+
+    def fit(self, train):
+        y = _labels(train)
+        mean = y.mean(axis=0)
+        self.state = {"mean": mean, "user_offsets": shrunk_user_offsets(train["user_id"], y - mean)}
+        return self
+
+    def predict(self, inputs):
+        return prediction_frame(inputs, self._apply_offsets(inputs, np.tile(self.state["mean"], (len(inputs), 1))))
+
+
+class RidgeBaseline(Baseline):
+    """Ridge on [encoder vector, is_words]; alpha chosen by efficient leave-one-out CV."""
+
+    kind = "ridge"
+    with_user_offsets = False
+
+    def _features(self, frame: pd.DataFrame) -> np.ndarray:
+        from vatrack.encoders import get_encoder
+
+        vectors = get_encoder(self.encoder, max_length=self.max_length).encode(frame["text"].tolist())
+        return np.hstack([vectors, frame["is_words"].to_numpy(dtype=float)[:, None]])
+
+    def fit(self, train):
+        x, y = self._features(train), _labels(train)
+        ridge = RidgeCV(alphas=RIDGE_ALPHAS).fit(x, y)
+        self.state = {"ridge": ridge}
+        if self.with_user_offsets:
+            # Offsets from out-of-fold residuals (grouped by user): in-sample residuals of a
+            # ridge are too small and would shrink the offsets for the wrong reason.
+            oof = _grouped_oof(x, y, train, ridge.alpha_, self.seed)
+            self.state["user_offsets"] = shrunk_user_offsets(train["user_id"], y - oof)
+        return self
+
+    def predict(self, inputs):
+        base = self.state["ridge"].predict(self._features(inputs)) if len(inputs) else np.zeros((0, 2))
+        return prediction_frame(inputs, self._apply_offsets(inputs, base))
+
+
+class RidgeUserBaseline(RidgeBaseline):
+    kind = "ridge+user"
+    with_user_offsets = True
+
+
+def _grouped_oof(x, y, train, alpha, seed, n_splits=5) -> np.ndarray:
+    """Out-of-fold ridge predictions with whole users held out per fold.
+
+    Whole-user folds make each residual look like an unseen-user error, which is what a
+    user offset corrects for a seen user later.
+    """
+    from sklearn.linear_model import Ridge
+
+    groups = train["user_id"].to_numpy()
+    n_splits = min(n_splits, len(np.unique(groups)))
+    oof = np.zeros_like(y)
+    for fit_idx, held_idx in GroupKFold(n_splits=n_splits).split(x, y, groups):
+        oof[held_idx] = Ridge(alpha=alpha).fit(x[fit_idx], y[fit_idx]).predict(x[held_idx])
+    return oof
+
+
+BASELINES = {cls.kind: cls for cls in (MeanBaseline, UserMeanBaseline, RidgeBaseline, RidgeUserBaseline)}
