@@ -318,7 +318,8 @@ def test_identical_vectors_give_one(xs):
 @given(st.floats(-1, 1), st.floats(-1, 1))
 def test_composite_between_its_parts(rw, rb):
     c = composite_r(rw, rb)
-    assert min(rw, rb) - 1e-9 <= c <= max(rw, rb) + 1e-9
+    # r is clipped to ±(1 - 1e-7) before atanh, so allow that much at the ends.
+    assert min(rw, rb) - 1e-7 - 1e-12 <= c <= max(rw, rb) + 1e-7 + 1e-12
 
 
 @settings(max_examples=50, deadline=None)
@@ -338,5 +339,5 @@ def test_subtask1_figures_in_range(rows):
             assert math.isnan(block[key]) or -1.0 <= block[key] <= 1.0
         if not math.isnan(block["r_composite"]):
             lo, hi = sorted((block["r_within"], block["r_between"]))
-            assert lo - 1e-9 <= block["r_composite"] <= hi + 1e-9
+            assert lo - 2e-7 <= block["r_composite"] <= hi + 2e-7
         assert block["mae"] >= 0 and block["rmse"] >= block["mae"] - 1e-12

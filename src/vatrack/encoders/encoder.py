@@ -261,6 +261,6 @@ def get_encoder(name: str = "minilm", max_length: int = 128, device: str | None 
 
 
 def clear_memory_cache() -> None:
-    """Forget in-process vectors and loaded models (the disk cache is untouched)."""
-    _MEMORY.clear()
-    _ENCODERS.clear()
+    """Forget the in-process vectors (loaded models and the disk cache stay)."""
+    for vectors in _MEMORY.values():
+        vectors.clear()  # in place: live encoders hold references to these dicts

@@ -86,7 +86,7 @@ def resolve(name: str) -> ModelSource:
         return _from_folder(name, path.resolve())
     # "org/model" is a hub id; anything else path-shaped that does not exist is a typo.
     if path.exists() or name.startswith(("/", ".", "~")) or name.count("/") > 1 or "\\" in name:
-        raise _unresolved(name, f"{path} is not a folder")
+        raise _unresolved(name, f"{name} is not a folder")
     return _from_folder(name, _hub_snapshot(name))
 
 
@@ -171,6 +171,8 @@ def _hub_snapshot(name: str) -> Path:
         why = " ".join(str(exc).split())[:200] or type(exc).__name__
         if download:
             raise VatrackError(f"encoder '{name}' could not be downloaded: {why}") from None
+        if type(exc).__name__ == "HFValidationError":
+            raise _unresolved(name, "it is neither a folder nor a valid Hugging Face model id") from None
         raise _unresolved(name, f"not in the local Hugging Face cache ({type(exc).__name__}); set VATRACK_ALLOW_DOWNLOAD=1 to fetch it") from None
     return Path(folder)
 

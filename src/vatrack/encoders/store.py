@@ -48,12 +48,15 @@ class VectorStore:
             return found
         nbytes = 4 * self.dim
         with closing(self._connect()) as con:
-            for start in range(0, len(keys), _CHUNK):
-                chunk = keys[start : start + _CHUNK]
-                marks = ",".join("?" * len(chunk))
-                for key, blob in con.execute(f"SELECT key, vec FROM vectors WHERE key IN ({marks})", chunk):
-                    if len(blob) == nbytes:  # a wrong-sized row is treated as a miss
-                        found[bytes(key)] = np.frombuffer(blob, dtype="<f4")
+            try:
+                for start in range(0, len(keys), _CHUNK):
+                    chunk = keys[start : start + _CHUNK]
+                    marks = ",".join("?" * len(chunk))
+                    for key, blob in con.execute(f"SELECT key, vec FROM vectors WHERE key IN ({marks})", chunk):
+                        if len(blob) == nbytes:  # a wrong-sized row is treated as a miss
+                            found[bytes(key)] = np.frombuffer(blob, dtype="<f4")
+            except sqlite3.Error as exc:
+                raise VatrackError(f"embedding cache {self.path} is unreadable ({exc}); delete it and run again") from None
         return found
 
     def put(self, items: list[tuple[bytes, np.ndarray]]) -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import io
 import math
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -52,8 +53,12 @@ def _read_text_csv(path, what: str) -> pd.DataFrame:
         raise VatrackError(f"{path} is empty; expected a CSV with a header row")
     try:
         # keep_default_na=False: a key such as "NA" stays a key, not a missing value.
-        frame = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False)
-    except (pd.errors.ParserError, ValueError) as exc:
+        # index_col=False plus the warning as an error: rows longer than the header must
+        # fail, not silently turn the first columns into an index and shift the keys.
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", pd.errors.ParserWarning)
+            frame = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False, index_col=False)
+    except (pd.errors.ParserError, pd.errors.ParserWarning, ValueError) as exc:
         raise VatrackError(f"{path}: cannot be read as CSV ({' '.join(str(exc).split())})") from None
     frame.columns = [str(c).strip() for c in frame.columns]
     if len(frame) == 0:

@@ -125,7 +125,7 @@ class RidgeBaseline(Baseline):
 
     def fit(self, train):
         x, y = self._features(train), _labels(train)
-        ridge = RidgeCV(alphas=RIDGE_ALPHAS).fit(x, y)
+        ridge = RidgeCV(alphas=RIDGE_ALPHAS, alpha_per_target=True).fit(x, y)
         self.state = {"ridge": ridge}
         if self.with_user_offsets:
             # Offsets from out-of-fold residuals (grouped by user): in-sample residuals of a

@@ -1,0 +1,35 @@
+"""Text -> vectors: packaged MiniLM (offline default), MPNet pack, any HF folder or id; cached.
+
+>>> enc = get_encoder("minilm", max_length=128)
+>>> X = enc.encode(texts)          # float32 (n, 384), cached under $VATRACK_CACHE
+
+Modules, in reading order: ``sources`` (name -> model folder, MPNet unpacking, cache root),
+``store`` (SQLite vector cache), ``encoder`` (pooling, TextEncoder, get_encoder).
+"""
+
+from vatrack.encoders.encoder import (
+    TextEncoder,
+    clear_memory_cache,
+    encode_tokens,
+    get_encoder,
+    load_torch_model,
+    mean_pool,
+    text_key,
+    tokenize,
+)
+from vatrack.encoders.sources import ModelSource, cache_dir, install_mpnet, resolve
+
+__all__ = [
+    "ModelSource",
+    "TextEncoder",
+    "cache_dir",
+    "clear_memory_cache",
+    "encode_tokens",
+    "get_encoder",
+    "install_mpnet",
+    "load_torch_model",
+    "mean_pool",
+    "resolve",
+    "text_key",
+    "tokenize",
+]
