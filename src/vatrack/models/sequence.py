@@ -1,0 +1,448 @@
+"""The seed sequence model: a personalised BiLSTM + attention regressor of (valence, arousal).
+
+Per target text, a window of the user's last ``seq_length`` entries; each step concatenates
+
+    [text vector, user embedding, numeric features]
+    numeric = time features, 10 text statistics + is_words      (label-free, standardised)
+            + lags of V/A, lag masks, entries since last label   (visible labels only)
+            + user statistics from visible labels                 (shrunk toward the training mean)
+            + the step's position in the window
+
+then: linear to 2*hidden -> BiLSTM (layers) -> multi-head self-attention (residual +
+LayerNorm) -> last step -> fusion MLP (Linear, LayerNorm, GELU, dropout per layer) ->
+separate valence and arousal heads (outputs in label units: mean + std * head).
+
+What the seed got wrong and this module gets right:
+* one user vocabulary saved with the model; index 0 is the unknown user, taught by user
+  dropout and by simulated unseen users in training; unseen users map to it;
+* user statistics and lag fills only from visible labels (vatrack.features.labels);
+* prediction never reads a label of a predicted text: the inputs come without labels
+  (strip_labels) and a seen user's past is the ``history`` stored in the bundle by ``fit``.
+
+Two encoder modes: ``frozen`` (cached vectors from vatrack.encoders; the CPU default) and
+``finetune`` (the transformer inside the network; each unique text of a batch is encoded
+once per step, see :meth:`SeqNet.encode_texts`).
+
+``fit`` hands the loop to Lightning (vatrack.training), imported lazily so that importing
+the model registry does not pull in Lightning.
+"""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+import pandas as pd
+import torch
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+from torch import nn
+
+from vatrack.data import LABELS, sort_diary
+from vatrack.errors import VatrackError
+from vatrack.features import (
+    Examples,
+    FeatureSpec,
+    build_table,
+    label_stats,
+    merge_for_prediction,
+    standardiser,
+)
+from vatrack.io import atomic_path
+from vatrack.models.baselines import prediction_frame
+from vatrack.models.bundle import load_state, read_meta, save_bundle
+
+# --- configuration: every knob of the model, its features and its training ------------------
+
+
+class SequenceConfig(BaseModel):
+    """Validated configuration; presets (configs/presets/*.yaml) hold one of these each."""
+
+    model_config = ConfigDict(extra="forbid", strict=True, validate_assignment=True)
+
+    name: str = "custom"
+    description: str = ""
+    # text encoder
+    encoder: str = "minilm"
+    encoder_mode: Literal["frozen", "finetune"] = "frozen"
+    max_length: int = Field(128, ge=8, le=512)
+    # features (see vatrack.features)
+    seq_length: int = Field(7, ge=1, le=64)
+    n_lags: int = Field(5, ge=1, le=32)
+    use_text_vec: bool = True
+    use_time: bool = True
+    use_text_stats: bool = True
+    use_lags: bool = True
+    use_user_stats: bool = True
+    stats_prior: float = Field(3.0, ge=0.0, le=1000.0)
+    # network
+    user_emb: int = Field(32, ge=0, le=1024)           # 0 = no user embedding
+    lstm_hidden: int = Field(192, ge=2, le=4096)
+    lstm_layers: int = Field(2, ge=1, le=8)
+    attn_heads: int = Field(4, ge=1, le=64)
+    fusion: list[int] = Field(default_factory=lambda: [512, 256], min_length=1, max_length=6)
+    dropout: float = Field(0.3, ge=0.0, lt=1.0)
+    # optimisation
+    epochs: int = Field(20, ge=1, le=1000)
+    patience: int = Field(5, ge=1, le=1000)
+    batch_size: int = Field(10, ge=1, le=8192)
+    lr: float = Field(8e-5, gt=0.0, le=1.0)
+    lr_encoder: float = Field(1.5e-5, gt=0.0, le=1.0)
+    weight_decay: float = Field(0.015, ge=0.0, le=1.0)
+    warmup: float = Field(0.15, ge=0.0, lt=1.0)        # share of optimiser steps
+    ccc_weight_valence: float = Field(0.65, ge=0.0, le=1.0)
+    ccc_weight_arousal: float = Field(0.75, ge=0.0, le=1.0)
+    grad_clip: float = Field(0.5, ge=0.0, le=1000.0)   # 0 = off
+    grad_accum: int = Field(1, ge=1, le=256)
+    mixup_alpha: float = Field(0.0, ge=0.0, le=10.0)   # 0 = off
+    label_smoothing: float = Field(0.0, ge=0.0, le=0.5)
+    freeze_encoder_epochs: int = Field(0, ge=0, le=1000)
+    monitor: Literal["composite", "ccc"] = "composite"
+    # visible-label simulation and users (training only)
+    unseen_prob: float = Field(0.3, ge=0.0, le=1.0)
+    min_visible_frac: float = Field(0.3, ge=0.0, le=1.0)
+    user_dropout: float = Field(0.1, ge=0.0, le=1.0)
+    # validation inside fit
+    val_folds: int = Field(5, ge=2, le=50)
+    refit: bool = False
+    eval_batch_size: int = Field(512, ge=1, le=65536)
+
+    @model_validator(mode="after")
+    def _consistent(self):
+        if (2 * self.lstm_hidden) % self.attn_heads:
+            raise ValueError(f"attention width 2*lstm_hidden = {2 * self.lstm_hidden} is not divisible by attn_heads = {self.attn_heads}")
+        if any(w < 1 or w > 16384 for w in self.fusion):
+            raise ValueError(f"fusion widths must be between 1 and 16384, got {self.fusion}")
+        return self
+
+    def feature_spec(self) -> FeatureSpec:
+        return FeatureSpec(seq_length=self.seq_length, n_lags=self.n_lags, use_text_vec=self.use_text_vec,
+                           use_time=self.use_time, use_text_stats=self.use_text_stats, use_lags=self.use_lags,
+                           use_user_stats=self.use_user_stats, stats_prior=self.stats_prior)
+
+
+def config_error(err, source: str) -> VatrackError:
+    """A pydantic ValidationError as one line: '<source>: key 'x': what is wrong (got ...)'."""
+    first = err.errors()[0]
+    key = ".".join(str(p) for p in first.get("loc", ())) or "config"
+    got = first.get("input")
+    got_text = "" if isinstance(got, dict) else f" (got {got!r})"
+    message = first.get("msg", "invalid value").removeprefix("Value error, ")
+    if first.get("type") == "extra_forbidden":
+        message = "unknown key; check the spelling against configs/presets/v3.3.yaml"
+        got_text = ""
+    return VatrackError(f"{source}: key '{key}': {message}{got_text}")
+
+
+def make_config(values: dict, source: str = "config") -> SequenceConfig:
+    from pydantic import ValidationError
+
+    try:
+        return SequenceConfig(**values)
+    except ValidationError as err:
+        raise config_error(err, source) from None
+
+
+# --- the network ---------------------------------------------------------------------------
+
+
+class SeqNet(nn.Module):
+    """[text, user, numeric] per step -> BiLSTM -> self-attention -> last step -> fusion -> heads."""
+
+    def __init__(self, cfg: SequenceConfig, text_dim: int, n_numeric: int, n_users: int,
+                 label_mean, label_std, encoder: nn.Module | None = None, normalize: bool = False):
+        super().__init__()
+        hidden = cfg.lstm_hidden
+        width = 2 * hidden
+        self.encoder = encoder          # fine-tune mode only
+        self.normalize = normalize      # L2-normalise pooled vectors like the frozen encoder does
+        self.user = nn.Embedding(n_users + 1, cfg.user_emb) if cfg.user_emb else None  # row 0: unknown user
+        in_dim = (text_dim if cfg.use_text_vec else 0) + n_numeric + cfg.user_emb
+        self.proj = nn.Sequential(nn.Linear(in_dim, width), nn.Dropout(cfg.dropout))
+        self.lstm = nn.LSTM(width, hidden, num_layers=cfg.lstm_layers, batch_first=True, bidirectional=True,
+                            dropout=cfg.dropout if cfg.lstm_layers > 1 else 0.0)
+        self.attn = nn.MultiheadAttention(width, cfg.attn_heads, dropout=cfg.dropout, batch_first=True)
+        self.attn_norm = nn.LayerNorm(width)
+        layers, last = [], width
+        for w in cfg.fusion:
+            layers += [nn.Linear(last, w), nn.LayerNorm(w), nn.GELU(), nn.Dropout(cfg.dropout)]
+            last = w
+        self.fusion = nn.Sequential(*layers)
+        self.head_valence = nn.Linear(last, 1)
+        self.head_arousal = nn.Linear(last, 1)
+        # Heads predict standardised targets; these buffers map back to label units.
+        self.register_buffer("label_mean", torch.as_tensor(np.asarray(label_mean), dtype=torch.float32))
+        self.register_buffer("label_std", torch.as_tensor(np.asarray(label_std), dtype=torch.float32))
+
+    def encode_texts(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+        """Mean-pooled vectors of the batch's unique texts (fine-tune mode)."""
+        from vatrack.encoders import encode_tokens
+
+        return encode_tokens(self.encoder, {"input_ids": input_ids, "attention_mask": attention_mask}, self.normalize)
+
+    def forward(self, batch: dict) -> torch.Tensor:
+        valid = batch["valid"]
+        mask = valid.unsqueeze(-1).to(batch["num"].dtype)
+        parts = []
+        if "text" in batch:
+            parts.append(batch["text"])
+        elif "input_ids" in batch:
+            # Each unique text once, then scattered to every window position it occupies.
+            unique_vectors = self.encode_texts(batch["input_ids"], batch["attention_mask"])
+            parts.append(unique_vectors[batch["text_slot"].clamp(min=0)] * mask)
+        if self.user is not None:
+            parts.append(self.user(batch["user"]).unsqueeze(1).expand(-1, valid.shape[1], -1) * mask)
+        parts.append(batch["num"])
+        h = self.proj(torch.cat(parts, dim=-1)) * mask   # padding steps stay exactly zero
+        h, _ = self.lstm(h)
+        a, _ = self.attn(h, h, h, key_padding_mask=~valid, need_weights=False)
+        h = self.attn_norm(h + a)
+        z = self.fusion(h[:, -1])                        # the target sits at the last step
+        out = torch.cat([self.head_valence(z), self.head_arousal(z)], dim=-1)
+        return out * self.label_std + self.label_mean
+
+
+# --- the estimator -----------------------------------------------------------------------------
+
+_HISTORY_COLUMNS = ("user_id", "text_id", "text", "timestamp", "is_words", *LABELS)
+
+
+class SequenceRegressor:
+    """Estimator contract (docs/architecture.md) around :class:`SeqNet`.
+
+    ``config``: a preset name ("v3.3"), a path to a preset YAML, a dict or a SequenceConfig.
+    ``encoder`` / ``mode`` override the preset's encoder and encoder_mode. ``val``: "cv"
+    holds out an official-style inner fold of the training rows for early stopping and the
+    best checkpoint; "none" trains all epochs on everything. ``trainer`` passes Lightning
+    options (accelerator, devices, strategy, num_nodes). ``run_dir`` receives history.csv
+    and checkpoints when given.
+    """
+
+    kind = "sequence"
+
+    def __init__(self, config="v3.3", encoder: str | None = None, seed: int = 0, mode: str | None = None,
+                 val: str = "cv", trainer: dict | None = None, run_dir=None, progress: bool = False,
+                 overrides: dict | None = None, max_length: int | None = None):
+        self.config = _resolve_config(config, encoder=encoder, mode=mode, overrides=overrides, max_length=max_length)
+        if val not in ("cv", "none"):
+            raise VatrackError(f"val must be 'cv' or 'none', got {val!r}")
+        self.seed, self.val = int(seed), val
+        self.trainer_options = dict(trainer or {})
+        self.run_dir = Path(run_dir) if run_dir else None
+        self.progress = progress
+        self.net: SeqNet | None = None
+        self.state: dict = {}
+        self.fit_info: dict = {}
+
+    # -- preparation shared by fit, validation and predict ----------------------------------
+
+    def _text_encoder(self):
+        from vatrack.encoders import get_encoder
+
+        return get_encoder(self.config.encoder, max_length=self.config.max_length)
+
+    def _vectors(self, table) -> np.ndarray | None:
+        if not self.config.use_text_vec or self.config.encoder_mode == "finetune":
+            return None
+        return self._text_encoder().encode(table.frame["text"].tolist(), progress=self.progress)
+
+    def _user_index(self, table) -> np.ndarray:
+        vocab = self.state["vocab"]
+        return np.array([vocab.get(u, 0) for u in table.frame["user_id"]], np.int64)
+
+    def _examples(self, table, targets=None) -> Examples:
+        return Examples(table, self.config.feature_spec(), self.state["standardise"], self.state["label_stats"],
+                        self._user_index(table), vectors=self._vectors(table), targets=targets)
+
+    def query_examples(self, inputs: pd.DataFrame, history: pd.DataFrame | None = None) -> tuple[Examples, np.ndarray]:
+        """Examples for label-free ``inputs`` against ``history`` (default: the bundle's); the
+        second value maps each input row to its table row."""
+        history = self.state["history"] if history is None else history
+        merged, known, query_rows = merge_for_prediction(history, inputs)
+        return self._examples(build_table(merged, known), targets=query_rows), query_rows
+
+    def _init_state(self, net_rows: pd.DataFrame, history: pd.DataFrame) -> Examples:
+        """Vocabulary, standardisation and label statistics from the rows the network trains on."""
+        table = build_table(net_rows)
+        users = sorted(net_rows["user_id"].unique(), key=lambda u: (len(u), u))
+        self.state = {
+            "vocab": {u: i + 1 for i, u in enumerate(users)},
+            "standardise": standardiser(table.static),
+            "label_stats": label_stats(table.labels),
+            "history": history[list(_HISTORY_COLUMNS)].reset_index(drop=True),
+        }
+        return self._examples(table)
+
+    def build_net(self, text_dim: int, encoder: nn.Module | None = None, normalize: bool = False) -> SeqNet:
+        stats = self.state["label_stats"]
+        return SeqNet(self.config, text_dim, self.config.feature_spec().n_numeric(), len(self.state["vocab"]),
+                      stats["mean"], np.sqrt(stats["var"]), encoder=encoder, normalize=normalize)
+
+    # -- contract ----------------------------------------------------------------------------
+
+    def fit(self, train: pd.DataFrame) -> "SequenceRegressor":
+        from vatrack.training import fit_sequence  # the training layer owns the Lightning loop
+
+        train = _check_training_frame(train)
+        fit_sequence(self, train)
+        return self
+
+    def predict(self, inputs: pd.DataFrame) -> pd.DataFrame:
+        if self.net is None:
+            raise VatrackError("the sequence model is not fitted; call fit() or load a bundle first")
+        if len(inputs) == 0:
+            return prediction_frame(inputs, np.zeros((0, 2)))
+        examples, _ = self.query_examples(_as_query(inputs))
+        pred = self.predict_examples(examples)
+        return prediction_frame(inputs, pred)
+
+    @torch.no_grad()
+    def predict_examples(self, examples: Examples) -> np.ndarray:
+        """Raw (unclipped) predictions for every example, in order."""
+        net = self.net
+        was_training = net.training
+        net.eval()
+        batch_size = self.config.eval_batch_size
+        finetuned = examples.vectors is None and examples.spec.use_text_vec
+        text_table = self.encode_table(examples) if finetuned else None
+        out = []
+        for start in range(0, len(examples), batch_size):
+            idx = torch.arange(start, min(start + batch_size, len(examples)))
+            batch = examples.batch(idx)
+            if text_table is not None:
+                rows = batch.pop("text_row")
+                batch["text"] = text_table[rows.clamp(min=0)] * batch["valid"].unsqueeze(-1)
+            batch = {k: v.to(_device_of(net)) for k, v in batch.items()}
+            out.append(net(batch).float().cpu())
+        net.train(was_training)
+        return torch.cat(out).numpy() if out else np.zeros((0, 2), np.float32)
+
+    @torch.no_grad()
+    def encode_table(self, examples: Examples, chunk: int = 64) -> torch.Tensor:
+        """Fine-tune mode: vectors of every table row, each distinct text encoded once."""
+        tokens = self.state["tokens_fn"](examples.table.frame["text"].tolist())
+        device = _device_of(self.net)
+        vectors = []
+        for start in range(0, tokens["unique_ids"].shape[0], chunk):
+            ids = tokens["unique_ids"][start:start + chunk]
+            att = tokens["unique_mask"][start:start + chunk]
+            width = int(att.sum(dim=1).max())
+            vectors.append(self.net.encode_texts(ids[:, :width].to(device), att[:, :width].to(device)).float().cpu())
+        unique = torch.cat(vectors)
+        return unique[tokens["row_to_unique"]]
+
+    # -- bundle --------------------------------------------------------------------------------
+
+    def save(self, folder) -> Path:
+        if self.net is None:
+            raise VatrackError("nothing to save: the sequence model is not fitted")
+        folder = Path(folder)
+        folder.mkdir(parents=True, exist_ok=True)
+        state = {k: v for k, v in self.state.items() if k not in ("tokens_fn", "tokenizer")}
+        saved = {"config": self.config.model_dump(), "seed": self.seed, "val": self.val, "state": state,
+                 "text_dim": self.state["text_dim"], "fit_info": self.fit_info}
+        with atomic_path(folder / "weights.pt") as tmp:
+            torch.save({k: v.cpu() for k, v in self.net.state_dict().items()}, tmp)
+        if self.net.encoder is not None:
+            self.state["tokenizer"].save_pretrained(folder / "encoder")
+            self.net.encoder.config.save_pretrained(folder / "encoder")
+        save_bundle(folder, self.kind, saved, meta={"preset": self.config.name, "encoder": self.config.encoder,
+                                                    "encoder_mode": self.config.encoder_mode})
+        return folder
+
+    @classmethod
+    def from_bundle(cls, folder) -> "SequenceRegressor":
+        folder = Path(folder)
+        meta = read_meta(folder)
+        if meta.get("kind") != cls.kind:
+            raise VatrackError(f"{folder}: holds a '{meta.get('kind')}' model, not a sequence model")
+        saved = load_state(folder)
+        model = cls(make_config(saved["config"], f"{folder}/state.pkl"), seed=saved["seed"], val=saved["val"])
+        model.state, model.fit_info = saved["state"], saved.get("fit_info", {})
+        encoder, normalize = None, False
+        if model.config.encoder_mode == "finetune":
+            encoder, normalize = model._load_bundle_encoder(folder / "encoder")
+        model.net = model.build_net(saved["text_dim"], encoder=encoder, normalize=normalize)
+        try:
+            weights = torch.load(folder / "weights.pt", map_location="cpu", weights_only=True)
+            model.net.load_state_dict(weights)
+        except FileNotFoundError:
+            raise VatrackError(f"{folder / 'weights.pt'}: model weights missing; the run folder is incomplete, retrain the model") from None
+        except Exception as err:
+            raise VatrackError(f"{folder / 'weights.pt'}: corrupted model weights ({type(err).__name__}); retrain the model") from None
+        model.net.eval()
+        return model
+
+    def _load_bundle_encoder(self, folder: Path):
+        from transformers import AutoConfig, AutoModel, AutoTokenizer
+
+        try:
+            tokenizer = AutoTokenizer.from_pretrained(folder, local_files_only=True)
+            encoder = AutoModel.from_config(AutoConfig.from_pretrained(folder, local_files_only=True))
+        except Exception as err:
+            raise VatrackError(f"{folder}: fine-tuned encoder files unreadable ({type(err).__name__}); retrain the model") from None
+        self.state["tokenizer"] = tokenizer
+        self.state["tokens_fn"] = make_tokens_fn(tokenizer, self.config.max_length)
+        return encoder, bool(self.state.get("normalize", False))
+
+
+def make_tokens_fn(tokenizer, max_length: int):
+    """texts -> {unique_ids, unique_mask (U, T), row_to_unique (n,)}: distinct texts tokenised once."""
+    from vatrack.encoders import tokenize
+
+    def tokens(texts):
+        codes, uniques = pd.factorize(pd.Series(texts, dtype=object))
+        batch = tokenize(tokenizer, [str(t) for t in uniques], max_length)
+        return {"unique_ids": batch["input_ids"], "unique_mask": batch["attention_mask"],
+                "row_to_unique": torch.from_numpy(np.asarray(codes, np.int64))}
+
+    return tokens
+
+
+def _device_of(net: nn.Module) -> torch.device:
+    return next(net.parameters()).device
+
+
+def _resolve_config(config, encoder=None, mode=None, overrides=None, max_length=None) -> SequenceConfig:
+    if isinstance(config, SequenceConfig):
+        values = config.model_dump()
+    elif isinstance(config, dict):
+        values = dict(config)
+    else:
+        from vatrack.experiments.presets import load_preset  # name or YAML path
+
+        values = load_preset(config).model_dump()
+    extra = {"encoder": encoder, "encoder_mode": mode, "max_length": max_length}
+    values.update({k: v for k, v in extra.items() if v is not None})
+    values.update(overrides or {})
+    return make_config(values, f"preset {values.get('name', 'config')}")
+
+
+def _check_training_frame(train: pd.DataFrame) -> pd.DataFrame:
+    missing = [c for c in _HISTORY_COLUMNS if c not in train.columns]
+    if missing:
+        raise VatrackError(f"training frame lacks column(s) {', '.join(missing)}; load it with vatrack.data.load_diary")
+    bad = train[list(LABELS)].isna().any(axis=1).to_numpy()
+    if bad.any():
+        raise VatrackError(f"training frame, row {int(np.argmax(bad)) + 1}: missing label; training data needs valence and arousal on every row")
+    if len(train) < 2:
+        raise VatrackError("the sequence model needs at least 2 training rows")
+    return sort_diary(train.reset_index(drop=True))
+
+
+def _as_query(inputs: pd.DataFrame) -> pd.DataFrame:
+    missing = [c for c in ("user_id", "text_id", "text", "timestamp") if c not in inputs.columns]
+    if missing:
+        raise VatrackError(f"inputs lack column(s) {', '.join(missing)}; load them with vatrack.data.load_diary")
+    query = inputs.reset_index(drop=True)
+    if "is_words" not in query:
+        query = query.assign(is_words=False)
+    return query
+
+
+def clone_unfitted(model: SequenceRegressor) -> SequenceRegressor:
+    """A fresh estimator with the same configuration (used by refit)."""
+    fresh = copy.copy(model)
+    fresh.net, fresh.state, fresh.fit_info = None, {}, {}
+    return fresh

@@ -1,0 +1,160 @@
+"""The LightningModule: loss, optimiser, schedule and per-epoch figures of the sequence model.
+
+Per-step work is kept to the forward/backward pass: nothing is logged per step (logging
+costs more than this small network's step); predictions are accumulated and every figure
+of history.csv is computed once per epoch.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+
+import lightning as L
+import numpy as np
+import pandas as pd
+import torch
+
+from vatrack.data import LABELS
+from vatrack.models.baselines import clip_to_scale
+from vatrack.training.losses import ccc, weighted_ccc_mse
+
+
+def cosine_with_warmup(total_steps: int, warmup_share: float):
+    """LR multiplier per optimiser step: linear warmup, then cosine decay to 0."""
+    warmup = int(round(warmup_share * total_steps))
+
+    def factor(step: int) -> float:
+        if step < warmup:
+            return (step + 1) / max(warmup, 1)
+        progress = (step - warmup) / max(total_steps - warmup, 1)
+        return 0.5 * (1.0 + math.cos(math.pi * min(progress, 1.0)))
+
+    return factor
+
+
+class SequenceModule(L.LightningModule):
+    """``net``: a SeqNet. ``val_gold``: frame (user_id, valence, arousal, is_seen_user) in
+    validation-example order. ``encode_val``: fine-tune mode, () -> text vectors of the
+    validation table, recomputed each validation epoch with the current encoder."""
+
+    def __init__(self, net, config, total_steps: int, val_gold: pd.DataFrame | None = None, encode_val=None):
+        super().__init__()
+        self.net, self.cfg = net, config
+        self.total_steps = max(int(total_steps), 1)
+        self.val_gold = val_gold
+        self.encode_val = encode_val
+        self.ccc_weights = (config.ccc_weight_valence, config.ccc_weight_arousal)
+        self.last_val: dict = {}
+        self._reset_train()
+
+    def forward(self, batch):
+        return self.net(batch)
+
+    # -- training --------------------------------------------------------------------------
+
+    def _reset_train(self):
+        self._preds, self._ys, self._losses = [], [], []
+        self._passes = self._naive = 0
+        self._epoch_start = time.perf_counter()
+
+    def on_train_epoch_start(self):
+        self._reset_train()
+        if self.net.encoder is not None:
+            # v3.2's warm start: the encoder stays frozen for the first epochs (no gradients
+            # at all, so those epochs cost little more than frozen mode).
+            trainable = self.current_epoch >= self.cfg.freeze_encoder_epochs
+            self.net.encoder.requires_grad_(trainable)
+
+    def training_step(self, batch, batch_idx):
+        pred = self.net(batch)
+        loss, _ = weighted_ccc_mse(pred, batch["y"], self.ccc_weights, self.cfg.label_smoothing, self.net.label_mean)
+        self._preds.append(pred.detach())
+        self._ys.append(batch["y"])
+        self._losses.append(loss.detach())
+        if "input_ids" in batch:
+            self._passes += int(batch["input_ids"].shape[0])
+            self._naive += int(batch["valid"].sum())
+        return loss
+
+    def on_train_epoch_end(self):
+        if not self._preds:
+            return
+        pred, y = torch.cat(self._preds).float(), torch.cat(self._ys).float()
+        train_ccc = [float(ccc(pred[:, d], y[:, d])) for d in range(2)]
+        figures = {
+            "train_loss": float(torch.stack(self._losses).mean()),
+            "train_ccc_valence": train_ccc[0], "train_ccc_arousal": train_ccc[1],
+            "train_ccc_avg": float(np.mean(train_ccc)),
+            "lr": self.optimizers().param_groups[0]["lr"],
+            "epoch_time_s": time.perf_counter() - self._epoch_start,
+        }
+        groups = self.optimizers().param_groups
+        if len(groups) > 1:
+            figures["lr_encoder"] = groups[1]["lr"]
+        if self._naive:
+            figures["encoder_passes"] = float(self._passes)
+            figures["encoder_naive_passes"] = float(self._naive)
+        if "val_ccc_avg" in self.last_val:
+            figures["gap_ccc"] = figures["train_ccc_avg"] - self.last_val["val_ccc_avg"]
+        self.log_dict(figures, on_step=False, on_epoch=True, sync_dist=False)
+
+    # -- validation ------------------------------------------------------------------------
+
+    def on_validation_epoch_start(self):
+        self._val_preds, self._val_index = [], []
+        self._val_vectors = self.encode_val() if self.encode_val is not None else None
+
+    def validation_step(self, batch, batch_idx):
+        batch = dict(batch)
+        if "text_row" in batch:
+            rows = batch.pop("text_row")
+            batch["text"] = self._val_vectors.to(self.device)[rows.clamp(min=0)] * batch["valid"].unsqueeze(-1)
+        self._val_preds.append(self.net(batch).detach().float().cpu())
+        self._val_index.append(batch["example"].cpu())
+
+    def on_validation_epoch_end(self):
+        if not self._val_preds or self.val_gold is None:
+            return
+        order = torch.cat(self._val_index).numpy()
+        pred = np.empty((len(self.val_gold), 2))
+        pred[order] = torch.cat(self._val_preds).numpy()
+        figures = validation_figures(self.val_gold, pred, self.ccc_weights, self.cfg.monitor)
+        self.last_val = figures
+        self.log_dict(figures, on_step=False, on_epoch=True, sync_dist=False)
+
+    # -- optimiser ---------------------------------------------------------------------------
+
+    def configure_optimizers(self):
+        encoder = self.net.encoder
+        encoder_ids = {id(p) for p in encoder.parameters()} if encoder is not None else set()
+        rest = [p for p in self.net.parameters() if id(p) not in encoder_ids]
+        groups = [{"params": rest, "lr": self.cfg.lr}]
+        if encoder is not None:
+            groups.append({"params": list(encoder.parameters()), "lr": self.cfg.lr_encoder})
+        optimizer = torch.optim.AdamW(groups, weight_decay=self.cfg.weight_decay)
+        schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, cosine_with_warmup(self.total_steps, self.cfg.warmup))
+        return {"optimizer": optimizer, "lr_scheduler": {"scheduler": schedule, "interval": "step"}}
+
+
+def validation_figures(gold: pd.DataFrame, pred: np.ndarray, ccc_weights, monitor: str = "composite") -> dict:
+    """Official figures of clipped predictions + the loss on raw ones; ``val_score`` is what
+    early stopping and the best checkpoint follow (NaN, e.g. no scorable user, counts as -1)."""
+    from vatrack.evaluation.metrics import subtask1_metrics  # pure numpy; scoring lives in evaluation
+
+    clipped = clip_to_scale(pred)
+    frame = gold.assign(pred_valence=clipped[:, 0], pred_arousal=clipped[:, 1])
+    scores = subtask1_metrics(frame)
+    y = torch.as_tensor(gold[list(LABELS)].to_numpy(dtype=np.float32))
+    loss, _ = weighted_ccc_mse(torch.as_tensor(pred, dtype=torch.float32), y, ccc_weights)
+    figures = {"val_loss": float(loss)}
+    for dim in LABELS:
+        for metric in ("ccc", "r_composite", "rmse", "mae"):
+            figures[f"val_{metric}_{dim}"] = float(scores[dim][metric])
+    figures["val_ccc_avg"] = float(scores["avg"]["ccc"])
+    figures["val_r_composite_avg"] = float(scores["avg"]["r_composite"])
+    figures["val_r_within_avg"] = float(np.mean([scores[d]["r_within"] for d in LABELS]))
+    figures["val_r_between_avg"] = float(np.mean([scores[d]["r_between"] for d in LABELS]))
+    score = figures["val_ccc_avg"] if monitor == "ccc" else figures["val_r_composite_avg"]
+    figures["val_score"] = score if np.isfinite(score) else -1.0
+    return figures

@@ -1,0 +1,198 @@
+"""Trainer wiring: split, datasets, Lightning Trainer with early stopping and best checkpoint.
+
+``fit_sequence(model, train)`` is what ``SequenceRegressor.fit`` calls:
+
+1. with ``val="cv"``, one official-style inner fold of the training rows (some users held
+   out entirely, others only their latest texts) becomes the validation set for early
+   stopping and the best checkpoint; the network, its user vocabulary and its
+   standardisation see only the remaining rows. The bundle's history still holds every
+   training row, since all of them are legal past for later predictions;
+2. Lightning runs the loop (AdamW, cosine schedule with warmup, gradient clipping and
+   accumulation, early stopping on the validation official composite r or CCC);
+3. the best checkpoint's weights are loaded back; with ``refit`` the model is then trained
+   again from scratch on every row for the best number of epochs.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import math
+import tempfile
+import time
+import warnings
+from pathlib import Path
+
+import lightning as L
+import numpy as np
+import pandas as pd
+import torch
+from lightning.pytorch.callbacks import EarlyStopping, ModelCheckpoint, RichProgressBar
+
+from vatrack.data import LABELS
+from vatrack.errors import VatrackError
+from vatrack.protocols import official_style_folds, strip_labels
+from vatrack.training.data import TrainWindows, eval_loader, train_loader
+from vatrack.training.history import HistoryLogger
+from vatrack.training.module import SequenceModule
+
+
+def inner_split(train: pd.DataFrame, n_folds: int, seed: int) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(rows the network trains on, validation rows with is_seen_user): fold 0 of an official-style CV."""
+    n_users = train["user_id"].nunique()
+    if n_users < 2 * n_folds:
+        raise VatrackError(f"validation split needs at least {2 * n_folds} users (val_folds={n_folds}); "
+                           f"the training data has {n_users}: pass --val none or --set val_folds=2")
+    fold = official_style_folds(train, n_folds=n_folds, seed=seed)[0]
+    return fold.split(train)
+
+
+def trainer_for(cfg, *, has_val: bool, checkpoint_dir: Path, history_path: Path | None, progress: bool,
+                options: dict, max_epochs: int) -> tuple[L.Trainer, ModelCheckpoint, HistoryLogger]:
+    if has_val:
+        checkpoint = ModelCheckpoint(dirpath=checkpoint_dir, filename="best", monitor="val_score", mode="max",
+                                     save_top_k=1, save_weights_only=True, enable_version_counter=False)
+        callbacks = [EarlyStopping(monitor="val_score", mode="max", patience=cfg.patience, check_finite=False), checkpoint]
+    else:
+        checkpoint = ModelCheckpoint(dirpath=checkpoint_dir, filename="last", save_top_k=1, save_weights_only=True,
+                                     enable_version_counter=False)
+        callbacks = [checkpoint]
+    if progress:
+        callbacks.append(RichProgressBar(refresh_rate=5, leave=True))
+    history = HistoryLogger(history_path)
+    trainer = L.Trainer(
+        max_epochs=max_epochs,
+        accelerator=options.get("accelerator") or "auto",
+        devices=options.get("devices") or 1,
+        strategy=options.get("strategy") or "auto",
+        num_nodes=options.get("num_nodes") or 1,
+        logger=history,
+        callbacks=callbacks,
+        enable_progress_bar=progress,
+        enable_model_summary=False,
+        num_sanity_val_steps=0,
+        deterministic=True,
+        gradient_clip_val=cfg.grad_clip or None,
+        gradient_clip_algorithm="norm",
+        accumulate_grad_batches=cfg.grad_accum,
+        use_distributed_sampler=False,  # our batch sampler shards by rank itself
+        log_every_n_steps=10**9,        # nothing is logged per step anyway
+        default_root_dir=str(checkpoint_dir),
+    )
+    return trainer, checkpoint, history
+
+
+@contextlib.contextmanager
+def _quiet_lightning():
+    """Lightning's start-up banners and dataloader-worker advice are noise for this model."""
+    loggers = [logging.getLogger(n) for n in ("lightning.pytorch", "lightning.fabric", "lightning")]
+    levels = [lg.level for lg in loggers]
+    for lg in loggers:
+        lg.setLevel(logging.WARNING)
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=".*does not have many workers.*")
+        warnings.filterwarnings("ignore", message=".*number of training batches.*")
+        warnings.filterwarnings("ignore", message=".*LightningModule.log.*")
+        warnings.filterwarnings("ignore", message=".*isinstance.*LeafSpec.*")
+        try:
+            yield
+        finally:
+            for lg, level in zip(loggers, levels):
+                lg.setLevel(level)
+
+
+def fit_sequence(model, train: pd.DataFrame) -> None:
+    """Fit ``model`` (a SequenceRegressor) on labelled ``train`` rows; fills net, state, fit_info."""
+    from vatrack.models.sequence import clone_unfitted, make_tokens_fn
+
+    cfg, seed = model.config, model.seed
+    started = time.perf_counter()
+    L.seed_everything(seed, workers=False, verbose=False)
+    if model.val == "cv":
+        net_rows, val_rows = inner_split(train, cfg.val_folds, seed)
+    else:
+        net_rows, val_rows = train, None
+    examples = model._init_state(net_rows, history=train)
+
+    finetune = cfg.encoder_mode == "finetune" and cfg.use_text_vec
+    encoder, tokens, normalize = None, None, False
+    if finetune:
+        from vatrack.encoders import load_torch_model, resolve
+
+        tokenizer, encoder = load_torch_model(cfg.encoder, device="cpu")
+        encoder.train()
+        normalize = resolve(cfg.encoder).normalize
+        model.state.update(tokenizer=tokenizer, tokens_fn=make_tokens_fn(tokenizer, cfg.max_length), normalize=normalize)
+        tokens = model.state["tokens_fn"](examples.table.frame["text"].tolist())
+        text_dim = int(encoder.config.hidden_size)
+    else:
+        text_dim = int(examples.vectors.shape[1]) if examples.vectors is not None else 0
+    model.state["text_dim"] = text_dim
+    torch.manual_seed(seed)
+    model.net = model.build_net(text_dim, encoder=encoder, normalize=normalize)
+
+    dataset = TrainWindows(examples, cfg.unseen_prob, cfg.min_visible_frac, cfg.user_dropout, cfg.mixup_alpha, tokens)
+    loader = train_loader(dataset, cfg.batch_size, seed)
+    val_loader, val_gold, encode_val, val_examples = None, None, None, None
+    if val_rows is not None:
+        val_examples, _ = model.query_examples(strip_labels(val_rows), history=net_rows)
+        val_loader = eval_loader(val_examples, cfg.eval_batch_size)
+        val_gold = val_rows[["user_id", *LABELS, "is_seen_user"]].reset_index(drop=True)
+        if finetune:
+            encode_val = lambda: model.encode_table(val_examples)  # noqa: E731  current encoder weights
+
+    steps = math.ceil(len(loader) / cfg.grad_accum) * cfg.epochs
+    module = SequenceModule(model.net, cfg, total_steps=steps, val_gold=val_gold, encode_val=encode_val)
+    run_dir = model.run_dir
+    with contextlib.ExitStack() as stack:
+        if run_dir is not None:
+            checkpoint_dir = run_dir / "checkpoints"
+        else:
+            checkpoint_dir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="vatrack-ckpt-")))
+        trainer, checkpoint, history = trainer_for(
+            cfg, has_val=val_rows is not None, checkpoint_dir=checkpoint_dir,
+            history_path=run_dir / "history.csv" if run_dir is not None else None,
+            progress=model.progress, options=model.trainer_options, max_epochs=cfg.epochs)
+        with _quiet_lightning():
+            trainer.fit(module, train_dataloaders=loader, val_dataloaders=val_loader)
+        best_path = checkpoint.best_model_path or checkpoint.last_model_path
+        if best_path and Path(best_path).exists():
+            saved = torch.load(best_path, map_location="cpu", weights_only=False)
+            module.load_state_dict(saved["state_dict"])
+    model.net = module.net.cpu().eval()
+
+    frame = history.frame() if history.rows else pd.DataFrame()
+    info = {
+        "epochs_run": int(trainer.current_epoch),
+        "train_rows": int(len(net_rows)), "val_rows": int(0 if val_rows is None else len(val_rows)),
+        "users_in_vocabulary": len(model.state["vocab"]),
+        "history": frame.to_dict(orient="records"),
+        "global_rank": int(trainer.global_rank),
+        "checkpoint": str(best_path) if run_dir is not None else None,
+    }
+    if "encoder_passes" in frame:
+        info["encoder_passes"] = int(frame["encoder_passes"].sum())
+        info["encoder_naive_passes"] = int(frame["encoder_naive_passes"].sum())
+    if val_rows is not None:
+        best = frame.loc[frame["val_score"].idxmax()] if "val_score" in frame else None
+        info["best_epoch"] = int(best["epoch"]) if best is not None else None
+        info["stopped_early"] = bool(trainer.current_epoch < cfg.epochs)
+        info["val_metrics"] = _val_metrics(model, val_examples, val_gold)
+    if cfg.refit and val_rows is not None and info.get("best_epoch"):
+        fresh = clone_unfitted(model)
+        fresh.val, fresh.run_dir, fresh.progress = "none", None, False
+        fresh.config = cfg.model_copy(update={"epochs": info["best_epoch"], "refit": False})
+        fit_sequence(fresh, train)
+        model.net, model.state = fresh.net, fresh.state
+        info["refit_epochs"] = info["best_epoch"]
+    info["train_time_s"] = round(time.perf_counter() - started, 3)
+    model.fit_info = info
+
+
+def _val_metrics(model, val_examples, val_gold: pd.DataFrame) -> dict:
+    """Official figures of the best weights on the validation rows (seen/unseen included)."""
+    from vatrack.evaluation.metrics import subtask1_metrics
+    from vatrack.models.baselines import clip_to_scale
+
+    pred = clip_to_scale(model.predict_examples(val_examples))
+    return subtask1_metrics(val_gold.assign(pred_valence=pred[:, 0], pred_arousal=pred[:, 1]))
