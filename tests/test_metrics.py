@@ -341,3 +341,11 @@ def test_subtask1_figures_in_range(rows):
             lo, hi = sorted((block["r_within"], block["r_between"]))
             assert lo - 2e-7 <= block["r_composite"] <= hi + 2e-7
         assert block["mae"] >= 0 and block["rmse"] >= block["mae"] - 1e-12
+
+
+def test_rounding_noise_is_constant_not_a_correlation():
+    """Per-user means of one constant prediction differ in the last bits; that is r = 0."""
+    from vatrack.evaluation.metrics import pearson
+
+    noisy_constant = np.array([0.7] * 5) + np.array([0, 1e-16, -1e-16, 2e-16, 0])
+    assert pearson(noisy_constant, [1, 2, 3, 4, 5]) == 0.0

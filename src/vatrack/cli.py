@@ -153,10 +153,10 @@ def cv(
     summary = result.summary()
     name = method or f"preset {preset}"
     table = Table(title=f"{name} — official-style CV, mean ± std over {len(result.per_fold)} folds×seeds")
-    table.add_column("group")
-    table.add_column("dim")
+    table.add_column("group", no_wrap=True)
+    table.add_column("dim", no_wrap=True)
     for metric in ("r_composite", "r_within", "r_between", "ccc", "mae"):
-        table.add_column(metric)
+        table.add_column(metric, no_wrap=True)
     for group in ("all", "seen", "unseen"):
         for dim in ("valence", "arousal"):
             table.add_row(group, dim, *[format_mean_std(summary, f"{group}.{dim}.{m}") for m in
