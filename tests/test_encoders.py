@@ -7,8 +7,9 @@ from __future__ import annotations
 
 import importlib.metadata
 import json
-import multiprocessing
 import os
+import subprocess
+import sys
 import time
 
 import numpy as np
@@ -272,21 +273,22 @@ def _key(i: int) -> bytes:
     return i.to_bytes(16, "big")
 
 
-def _write_range(path, start, stop):
-    store = VectorStore(path, dim=8)
-    for lo in range(start, stop, 10):  # many small transactions, to interleave with the other writer
-        store.put([(_key(i), np.full(8, i, dtype=np.float32)) for i in range(lo, min(lo + 10, stop))])
+# Run in plain subprocesses (not multiprocessing) so the writers do not import torch.
+WRITER = """
+import sys, numpy as np
+from vatrack.encoders.store import VectorStore
+store = VectorStore(sys.argv[1], dim=8)
+start, stop = int(sys.argv[2]), int(sys.argv[3])
+for lo in range(start, stop, 10):  # many small transactions, to interleave with the other writer
+    store.put([(i.to_bytes(16, "big"), np.full(8, i, dtype=np.float32)) for i in range(lo, min(lo + 10, stop))])
+"""
 
 
 def test_two_processes_writing_one_cache(tmp_path):
     path = tmp_path / "shared.sqlite"
-    ctx = multiprocessing.get_context("spawn")
-    workers = [ctx.Process(target=_write_range, args=(path, 0, 300)), ctx.Process(target=_write_range, args=(path, 150, 450))]
-    for w in workers:
-        w.start()
-    for w in workers:
-        w.join(60)
-    assert [w.exitcode for w in workers] == [0, 0]
+    ranges = [(0, 300), (150, 450)]
+    writers = [subprocess.Popen([sys.executable, "-c", WRITER, str(path), str(a), str(b)]) for a, b in ranges]
+    assert [w.wait(timeout=120) for w in writers] == [0, 0]
     store = VectorStore(path, dim=8)
     assert len(store) == 450
     got = store.get([_key(i) for i in range(450)])

