@@ -140,14 +140,14 @@ def _keys(values: pd.Series, path, column) -> pd.Series:
 
 def _timestamps(values: pd.Series, path) -> pd.Series:
     text = values.fillna("").astype(str).str.strip()
-    parsed = pd.to_datetime(text, errors="coerce", format="mixed")
+    # Formats may mix within a file. A timestamp with a zone is converted to UTC; one
+    # without is taken as it stands (utc=True leaves naive wall-clock values unchanged).
+    parsed = pd.to_datetime(text, errors="coerce", format="mixed", utc=True)
     bad = parsed.isna().to_numpy()
     if bad.any():
         i = _row(bad)
         raise VatrackError(f"{where(path, 'timestamp', i)}: cannot parse timestamp '{text.iat[i - 1]}'; use e.g. 2021-06-09 12:41:57")
-    if getattr(parsed.dt, "tz", None) is not None:
-        parsed = parsed.dt.tz_convert("UTC").dt.tz_localize(None)
-    return parsed.astype("datetime64[ns]")
+    return parsed.dt.tz_localize(None).astype("datetime64[ns]")
 
 
 def _typed(values: pd.Series, path, column, kind) -> pd.Series:
