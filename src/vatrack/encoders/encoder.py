@@ -250,6 +250,9 @@ def get_encoder(name: str = "minilm", max_length: int = 128, device: str | None 
     Cheap: weights load only when a text misses the cache. Encoders are memoised per
     process, so a CV loop calling this per fold loads the model once.
     """
+    if "+" in name and not os.path.exists(name):
+        parts = [part.strip() for part in name.split("+")]
+        return ConcatEncoder([get_encoder(part, max_length, device, batch_size) for part in parts])
     if not isinstance(max_length, int) or max_length < 2:
         raise VatrackError(f"encoder max_length must be an integer >= 2, got {max_length!r}")
     if not isinstance(batch_size, int) or batch_size < 1:
@@ -261,6 +264,26 @@ def get_encoder(name: str = "minilm", max_length: int = 128, device: str | None 
     if key not in _ENCODERS:
         _ENCODERS[key] = TextEncoder(source, max_length=max_length, device=device, batch_size=batch_size)
     return _ENCODERS[key]
+
+
+class ConcatEncoder:
+    """Several encoders side by side ("minilm+mpnet"): their vectors concatenated.
+
+    Each part keeps its own cache, so adding a part never re-embeds the others. Frozen
+    use only: fine-tuning needs one transformer.
+    """
+
+    def __init__(self, parts: list[TextEncoder]):
+        if not parts or any(not isinstance(p, TextEncoder) for p in parts):
+            raise VatrackError("an encoder combination needs two or more plain encoders, e.g. minilm+mpnet")
+        self.parts = parts
+        self.name = "+".join(p.name for p in parts)
+        self.identity = "+".join(p.identity for p in parts)
+        self.dim = sum(p.dim for p in parts)
+        self.max_length = parts[0].max_length
+
+    def encode(self, texts: Sequence[str], progress: bool = True) -> np.ndarray:
+        return np.hstack([p.encode(texts, progress=progress) for p in self.parts])
 
 
 def clear_memory_cache() -> None:
