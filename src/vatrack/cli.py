@@ -18,7 +18,8 @@ from vatrack.errors import VatrackError
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
                   help="Track emotional valence and arousal over time from diary texts.")
-console = Console()
+# Piped output (logs, CI) gets a wide fixed width so tables are not cut to 80 columns.
+console = Console(width=None if sys.stdout.isatty() else 160)
 err_console = Console(stderr=True)
 
 
@@ -226,8 +227,8 @@ def train(
     if scores:
         line += (f"; validation composite r V {scores['valence']['r_composite']:.3f} A {scores['arousal']['r_composite']:.3f}"
                  f" (best epoch {metrics['best_epoch']})")
-    console.print(line)
-    console.print(f"run folder: {out}")
+    console.print(line, soft_wrap=True)
+    console.print(f"run folder: {out}", soft_wrap=True)
 
 
 @app.command()
@@ -253,3 +254,198 @@ def encoders_install_mpnet(force: bool = typer.Option(False, help="unpack again 
     from vatrack.encoders import install_mpnet
 
     console.print(f"MPNet ready at {install_mpnet(force=force)}")
+
+
+@app.command()
+def forecast(
+    task: str = typer.Option(..., help="subtask2a (state change) or subtask2b (disposition change)"),
+    data: Path = typer.Option(..., help="forecasting marker file (all users' rows, is_forecasting_user marks whom to forecast)"),
+    out: Path = typer.Option(..., help="where to write pred_subtask2a.csv / pred_subtask2b.csv"),
+    method: Optional[str] = typer.Option(None, help="forecasting method (default: the best under forecasting CV, see docs/results.md)"),
+    encoder: str = typer.Option("minilm", help="text encoder for methods that read text"),
+    seed: int = typer.Option(0, help="seed (sequence and gbm methods)"),
+    save: Optional[Path] = typer.Option(None, help="also save the fitted forecaster bundle here"),
+):
+    """Learn from every user's history in DATA; forecast the flagged users' change; write the official file."""
+    from vatrack.experiments.forecasting import describe_predictions, forecast_file
+
+    if task not in ("subtask2a", "subtask2b"):
+        raise VatrackError(f"--task must be subtask2a or subtask2b (got '{task}')")
+    path, predictions, used = forecast_file(task, data, out, method=method, encoder=encoder, seed=seed, save=save)
+    ranges = ", ".join(f"{c} {lo:+.3f}..{hi:+.3f}" for c, (lo, hi) in describe_predictions(predictions).items())
+    console.print(f"wrote {len(predictions)} forecasts to {path} ({used}); {ranges}", soft_wrap=True)
+
+
+@app.command("forecast-cv")
+def forecast_cv(
+    task: str = typer.Option(..., help="subtask2a or subtask2b"),
+    data: Path = typer.Option(..., help="labelled diary / forecasting marker file"),
+    folds: int = typer.Option(5, help="folds per seed"),
+    seeds: int = typer.Option(3, help="number of seeds (0..N-1)"),
+    methods: Optional[str] = typer.Option(None, help="comma-separated methods (default: all but the slow 'sequence')"),
+    encoder: str = typer.Option("minilm", help="text encoder for methods that read text"),
+    out: Optional[Path] = typer.Option(None, help="write per_fold.csv, predictions.csv and table.md to this folder"),
+    force: bool = typer.Option(False, help="overwrite --out if it exists"),
+):
+    """Forecasting CV: hold out users' tails, forecast them from the prefix; every method vs linear(prev)."""
+    from rich.table import Table
+
+    from vatrack.data import load_diary
+    from vatrack.experiments.forecasting import CV_METHODS, forecast_table, run_forecast_cv, to_markdown
+    from vatrack.io import prepare_run_dir, write_csv, write_text
+
+    if task not in ("subtask2a", "subtask2b"):
+        raise VatrackError(f"--task must be subtask2a or subtask2b (got '{task}')")
+    if seeds < 1:
+        raise VatrackError(f"--seeds must be at least 1 (got {seeds})")
+    chosen = [m.strip() for m in methods.split(",") if m.strip()] if methods else list(CV_METHODS)
+    if "linear-prev" not in chosen:
+        chosen.insert(0, "linear-prev")  # the reference every row is compared with
+    frame = load_diary(data, require_labels=True)
+    if out:
+        prepare_run_dir(out, force=force)
+    console.print(f"forecasting CV ({task}): {folds} folds × {seeds} seeds on {data}; methods {', '.join(chosen)}", soft_wrap=True)
+    def progress(row):
+        console.print(f"  seed {row['seed']} fold {row['fold']} {row['method']}: r V {row['r_valence']:.3f} A {row['r_arousal']:.3f}"
+                      f" ({row['n_users']} users)")
+
+    result = run_forecast_cv(frame, task, methods=chosen, n_folds=folds, seeds=range(seeds), encoder=encoder, on_fold=progress)
+    table = forecast_table(result)
+    shown = Table(title=f"{task} forecasting CV — mean ± std over {folds}×{seeds} folds×seeds "
+                        f"({int(result.per_fold['n_users'].mean())} held-out users per fold)")
+    for column in table.columns:
+        shown.add_column(column)
+    for row in table.itertuples(index=False):
+        shown.add_row(*map(str, row))
+    console.print(shown)
+    if out:
+        write_csv(Path(out) / "per_fold.csv", result.per_fold)
+        write_csv(Path(out) / "predictions.csv", result.predictions)
+        write_text(Path(out) / "table.md", to_markdown(table) + "\n")
+        console.print(f"wrote {out}/per_fold.csv, predictions.csv, table.md")
+
+
+# --- experiments: compare, report, sweep, ensemble (vatrack.experiments.compare/sweep/ensemble) ---
+
+
+def _say(message: str) -> None:
+    console.print(message, markup=False, highlight=False, soft_wrap=True)
+
+
+@app.command()
+def compare(
+    data: Path = typer.Option(..., help="labelled training CSV"),
+    out: Path = typer.Option(..., help="report folder: report.md, report.html, plots/, summary.json, cache/"),
+    presets: Optional[str] = typer.Option(None, help="comma list of presets (names or YAML paths), e.g. v3.0,v3.3,v3.4"),
+    methods: Optional[str] = typer.Option(None, help="comma list of baselines, e.g. user-mean,ridge+user"),
+    ensemble: Optional[str] = typer.Option(None, help="also compare an ensemble of all versions: cv or equal weights"),
+    seeds: int = typer.Option(3, help="number of seeds (0..N-1)"),
+    folds: int = typer.Option(5, help="folds per seed"),
+    reference: Optional[str] = typer.Option(None, help="version the deltas are taken against (default: the first)"),
+    targets: Optional[Path] = typer.Option(None, help="targets.yaml: list of {name, metric, threshold}"),
+    cache: Optional[Path] = typer.Option(None, help="folder of cached CV runs (default: OUT/cache)"),
+    encoder: Optional[str] = typer.Option(None, help="encoder for every version (default: each preset's own; minilm for baselines)"),
+    set_: list[str] = typer.Option([], "--set", help="override for every preset, key=value (repeatable)"),
+    alpha: float = typer.Option(0.05, help="significance level of the paired tests"),
+    force: bool = typer.Option(False, help="empty --out first if it holds something other than a comparison"),
+):
+    """Compare versions under official-style CV: statistics, paired tests, report.md/.html."""
+    from vatrack.data import load_diary
+    from vatrack.experiments.compare import HEADLINE, load_targets, parse_versions, prepare_compare_dir, run_comparison
+    from vatrack.reporting import comparison_report
+
+    if seeds < 1:
+        raise VatrackError(f"--seeds must be at least 1 (got {seeds})")
+    if not 0 < alpha < 1:
+        raise VatrackError(f"--alpha must be between 0 and 1 (got {alpha})")
+    versions = parse_versions(presets, methods, ensemble, encoder, set_)
+    target_list = load_targets(targets) if targets else None
+    frame = load_diary(data, require_labels=True)
+    prepare_compare_dir(out, force=force)
+    _say(f"comparing {', '.join(v.name for v in versions)}: {folds} folds × {seeds} seeds on {data}")
+    comparison = run_comparison(frame, versions, out, n_folds=folds, seeds=range(seeds), reference=reference,
+                                targets=target_list, cache_dir=cache, alpha=alpha, on_event=_say, data_label=str(data),
+                                command=" ".join(["vatrack", "compare", *sys.argv[2:]]))
+    paths = comparison_report(comparison, out)
+    for r in comparison.results:
+        s = comparison.stat(r.name, HEADLINE)
+        line = f"{r.name}: composite r avg {s['mean']:.3f} ± {s['std']:.3f}"
+        test = comparison.tests[(comparison.tests["version"] == r.name) & (comparison.tests["metric"] == HEADLINE)]
+        if len(test):
+            t = test.iloc[0]
+            line += f"; vs {comparison.reference} {t['delta']:+.3f} ({t['verdict']}, Wilcoxon p {t['p_wilcoxon']:.3f})"
+        _say(line)
+    _say(f"best: {comparison.best}; wrote {paths['markdown']}, {paths['html']}, {Path(out) / 'summary.json'}")
+
+
+@app.command()
+def report(
+    run: Path = typer.Argument(..., help="a `vatrack train` run folder, a CV folder (per_fold.csv) or a compare folder"),
+    out: Optional[Path] = typer.Option(None, help="where to write report.md/.html and plots/ (default: the folder itself)"),
+    targets: Optional[Path] = typer.Option(None, help="targets.yaml: list of {name, metric, threshold}"),
+):
+    """Write the analysis report (Markdown + self-contained HTML + PNG plots) for one folder."""
+    from vatrack.experiments.compare import load_targets
+    from vatrack.reporting import run_report
+
+    paths = run_report(run, out, load_targets(targets) if targets else None)
+    _say(f"wrote {paths['markdown']} and {paths['html']} ({len(paths['plots'])} plots)")
+
+
+@app.command()
+def sweep(
+    data: Path = typer.Option(..., help="labelled training CSV"),
+    preset: str = typer.Option("v3.3", help="base preset (name or YAML path)"),
+    trials: int = typer.Option(20, help="trials this worker adds to the study"),
+    storage: str = typer.Option("sqlite:///sweep.db", help="Optuna storage URL (SQLite file, or PostgreSQL for many machines)"),
+    study: Optional[str] = typer.Option(None, help="study name (default: vatrack-<preset>); workers with one name share trials"),
+    space: Optional[Path] = typer.Option(None, help="space.yaml: key -> {type: float|int, low, high, log} | {type: categorical, choices}"),
+    folds: int = typer.Option(3, help="CV folds per seed in each trial"),
+    seeds: int = typer.Option(1, help="CV seeds per trial (0..N-1)"),
+    encoder: Optional[str] = typer.Option(None, help="override the preset's encoder"),
+    set_: list[str] = typer.Option([], "--set", help="fixed override of the base preset, key=value (repeatable)"),
+    timeout: Optional[float] = typer.Option(None, help="stop starting trials after this many seconds"),
+    sampler_seed: Optional[int] = typer.Option(None, help="seed of the TPE sampler (give each worker its own)"),
+    out: Optional[Path] = typer.Option(None, help="folder for best.yaml, trials.csv and the report (default: sweeps/<study>)"),
+):
+    """Optuna TPE sweep of a preset under official-style CV; writes the best preset and a report."""
+    from vatrack.data import load_diary
+    from vatrack.experiments.sweep import load_space, run_sweep
+    from vatrack.reporting import sweep_report
+
+    if seeds < 1:
+        raise VatrackError(f"--seeds must be at least 1 (got {seeds})")
+    search = load_space(space) if space else None
+    frame = load_diary(data, require_labels=True)
+    result = run_sweep(frame, preset, trials, out, storage=storage, study_name=study, space=search, n_folds=folds,
+                       seeds=range(seeds), encoder=encoder, overrides=set_, timeout=timeout, sampler_seed=sampler_seed,
+                       on_event=_say, data_label=str(data))
+    paths = sweep_report(result, result.meta["out"])
+    counts = result.trials["state"].value_counts().to_dict()
+    _say(f"study {result.study_name}: {len(result.trials)} trials ({', '.join(f'{n} {s.lower()}' for s, n in counts.items())})")
+    if result.best_trial is None:
+        raise VatrackError(f"no trial of study '{result.study_name}' completed; see {paths['markdown']}")
+    _say(f"best: trial {result.best_trial}, CV composite r {result.best_value:.4f}; preset {result.preset_path}")
+    _say(f"report: {paths['html']}")
+
+
+@app.command(context_settings={"allow_extra_args": True})
+def ensemble(
+    ctx: typer.Context,
+    data: Path = typer.Option(..., help="CSV of texts to predict (e.g. test_subtask1.csv)"),
+    out: Path = typer.Option(..., help="where to write pred_subtask1.csv (weights go beside it as .weights.json)"),
+    runs: list[str] = typer.Option(..., help="run folders (model bundles): --runs A B C, or repeated / comma-separated"),
+    weights: str = typer.Option("cv", help="cv: fitted on the runs' out-of-fold predictions; equal: 1/n each"),
+    oof: list[Path] = typer.Option([], help="per run, its out-of-fold predictions (default: RUN/oof_predictions.csv or RUN/cv/)"),
+):
+    """Blend several trained runs into one official subtask-1 prediction file."""
+    from vatrack.experiments.ensemble import ensemble_predict
+
+    unknown = [a for a in ctx.args if a.startswith("-")]
+    if unknown:
+        raise VatrackError(f"unknown option {unknown[0]}")
+    folders = [part for item in [*runs, *ctx.args] for part in str(item).split(",") if part]
+    used = ensemble_predict(folders, data, out, weights=weights, oof=list(oof) or None)
+    for dim, by_run in used["weights"].items():
+        _say(f"{dim} weights: " + ", ".join(f"{name} {w:.3f}" for name, w in by_run.items()))
+    _say(f"wrote {used['out']} ({weights} weights)")

@@ -18,7 +18,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
-import numpy as np
 import pandas as pd
 
 from vatrack.data import LABELS, load_diary
@@ -155,7 +154,5 @@ def forecast_file(task: str, data, out, method: str | None = None, encoder: str 
 
 
 def describe_predictions(predictions: pd.DataFrame) -> dict:
-    """Count and range of each prediction column (for the command's summary line)."""
-    cols = [c for c in predictions.columns if c.startswith("pred_")]
-    return {"users": int(len(predictions)),
-            **{c: (float(np.min(predictions[c])), float(np.max(predictions[c]))) for c in cols}}
+    """(min, max) of each prediction column (for the command's summary line)."""
+    return {c: (float(predictions[c].min()), float(predictions[c].max())) for c in predictions.columns if c.startswith("pred_")}

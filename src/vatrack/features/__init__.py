@@ -8,6 +8,7 @@ labels, per batch), ``examples`` (targets + windows, cut into batches).
 from vatrack.features.examples import Examples, FeatureSpec
 from vatrack.features.labels import NO_CUTOFF, STEPS_CAP, LabelFeatures, n_label_features
 from vatrack.features.table import (
+    RIDGE_COLUMNS,
     STATIC_NAMES,
     TIME_NAMES,
     RowTable,
@@ -21,7 +22,7 @@ from vatrack.features.table import (
 from vatrack.features.text import TEXT_STAT_NAMES, text_stats, text_stats_matrix
 
 __all__ = [
-    "NO_CUTOFF", "STATIC_NAMES", "STEPS_CAP", "TEXT_STAT_NAMES", "TIME_NAMES", "Examples", "FeatureSpec",
+    "NO_CUTOFF", "RIDGE_COLUMNS", "STATIC_NAMES", "STEPS_CAP", "TEXT_STAT_NAMES", "TIME_NAMES", "Examples", "FeatureSpec",
     "LabelFeatures", "RowTable", "build_table", "label_stats", "merge_for_prediction", "n_label_features",
     "standardiser", "text_stats", "text_stats_matrix", "time_features", "windows",
 ]

@@ -13,7 +13,7 @@ import numpy as np
 import torch
 
 from vatrack.features.labels import NO_CUTOFF, LabelFeatures, n_label_features
-from vatrack.features.table import N_TEXT, N_TIME, RowTable, windows
+from vatrack.features.table import N_TEXT, N_TIME, RIDGE_COLUMNS, RowTable, windows
 
 
 @dataclass(frozen=True)
@@ -27,15 +27,18 @@ class FeatureSpec:
     use_text_stats: bool = True
     use_lags: bool = True
     use_user_stats: bool = True
+    use_text_ridge: bool = False
     stats_prior: float = 3.0
 
     def static_columns(self) -> np.ndarray:
-        """Indices of the static (label-free) columns in use; text stats include is_words."""
+        """Indices of the static columns in use; text stats include is_words."""
         cols = []
         if self.use_time:
             cols += list(range(N_TIME))
         if self.use_text_stats:
             cols += list(range(N_TIME, N_TIME + N_TEXT + 1))
+        if self.use_text_ridge:
+            cols += list(RIDGE_COLUMNS)
         return np.asarray(cols, np.int64)
 
     def n_numeric(self) -> int:

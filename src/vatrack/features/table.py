@@ -28,8 +28,12 @@ from vatrack.data import LABELS, sort_diary
 from vatrack.features.text import TEXT_STAT_NAMES, text_stats_matrix
 
 TIME_NAMES = ("log_gap_hours", "is_first", "hour_sin", "hour_cos", "dow_sin", "dow_cos", "log_entry")
-STATIC_NAMES = (*TIME_NAMES, *TEXT_STAT_NAMES, "is_words")
+# The two "text_ridge" columns stay zero unless the model fills them with out-of-fold ridge
+# predictions from the text vector (see SequenceRegressor; off in the seed presets).
+RIDGE_NAMES = ("text_ridge_valence", "text_ridge_arousal")
+STATIC_NAMES = (*TIME_NAMES, *TEXT_STAT_NAMES, "is_words", *RIDGE_NAMES)
 N_TIME, N_TEXT = len(TIME_NAMES), len(TEXT_STAT_NAMES)
+RIDGE_COLUMNS = np.arange(len(STATIC_NAMES) - len(RIDGE_NAMES), len(STATIC_NAMES))
 
 _TABLE_COLUMNS = ("user_id", "text_id", "text", "timestamp", "is_words")
 
@@ -55,13 +59,13 @@ def time_features(frame: pd.DataFrame, pos: np.ndarray, user_start: np.ndarray) 
     """(n, 7): log gap since the user's previous entry, first-entry flag, hour and weekday
     on the circle, log entry number. Uses timestamps only, never labels."""
     ts = frame["timestamp"]
-    seconds = ts.astype("int64").to_numpy() / 1e9
+    seconds = (ts - pd.Timestamp(0)).dt.total_seconds().to_numpy()  # any datetime resolution
     first = np.arange(len(frame)) == user_start
     gap_hours = np.zeros(len(frame))
     gap_hours[1:] = (seconds[1:] - seconds[:-1]) / 3600.0
     gap_hours[first] = 0.0
     hour = (ts.dt.hour + ts.dt.minute / 60.0).to_numpy(dtype=float)
-    day = ts.dt.dayofweek.to_numpy(dtype=float) + hour / 24.0
+    day = ts.dt.day_of_week.to_numpy(dtype=float) + hour / 24.0
     return np.stack([
         np.log1p(np.clip(gap_hours, 0.0, None)),
         first.astype(float),
@@ -117,6 +121,7 @@ def build_table(frame: pd.DataFrame, known=None) -> RowTable:
         time_features(frame, pos, user_start),
         text_stats_matrix(frame["text"].tolist()),
         frame["is_words"].to_numpy(dtype=np.float32)[:, None],
+        np.zeros((n, len(RIDGE_NAMES)), np.float32),
     ], axis=1)
     return RowTable(frame=frame[list(_TABLE_COLUMNS)], static=static, labels=labels, known=known, pos=pos,
                     user_start=user_start, prefix_n=prefix_n, prefix_sum=prefix_sum, prefix_sq=prefix_sq,

@@ -3,8 +3,10 @@
 from vatrack.errors import VatrackError
 from vatrack.models.baselines import BASELINES, clip_to_scale, prediction_frame
 from vatrack.models.bundle import read_meta
+from vatrack.models.sequence import SequenceRegressor
 
 MODELS = dict(BASELINES)
+MODELS[SequenceRegressor.kind] = SequenceRegressor  # make_model("sequence", config="v3.3", seed=0)
 
 
 def make_model(method: str, **params):
@@ -22,4 +24,4 @@ def load_model(folder):
     return MODELS[kind].from_bundle(folder)
 
 
-__all__ = ["BASELINES", "MODELS", "clip_to_scale", "load_model", "make_model", "prediction_frame"]
+__all__ = ["BASELINES", "MODELS", "SequenceRegressor", "clip_to_scale", "load_model", "make_model", "prediction_frame"]

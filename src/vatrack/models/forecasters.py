@@ -48,6 +48,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+import scipy.linalg
 
 from vatrack.data.schema import LABELS, SCALES
 from vatrack.errors import VatrackError
@@ -59,7 +60,6 @@ from vatrack.protocols.forecasting import (
     forecast_queries,
     history_view,
     training_instances,
-    user_blocks,
 )
 
 # --- history features ----------------------------------------------------------------------
@@ -336,6 +336,18 @@ class MeanReversionForecaster(Forecaster):
 RIDGE_ALPHAS = np.logspace(-1, 5, 13)
 
 
+def single_threaded():
+    """BLAS / OpenMP limited to one thread for these small problems.
+
+    A few thousand rows give threads too little work: on a busy 2-core machine the
+    gradient-boosting fit took 72 s with OpenMP threads and 5 s without, and a 800x800
+    eigendecomposition 7 s instead of 0.5 s.
+    """
+    from threadpoolctl import threadpool_limits
+
+    return threadpool_limits(limits=1)
+
+
 def _user_folds(instances: pd.DataFrame, n_splits: int = 5):
     from sklearn.model_selection import GroupKFold
 
@@ -344,20 +356,43 @@ def _user_folds(instances: pd.DataFrame, n_splits: int = 5):
     return list(GroupKFold(n_splits=n_splits).split(np.zeros(len(groups)), groups=groups))
 
 
-def _ridge_alpha_by_user_cv(x: np.ndarray, y: np.ndarray, w: np.ndarray, folds) -> np.ndarray:
+def ridge_path(x: np.ndarray, y: np.ndarray, w: np.ndarray, alphas) -> tuple[np.ndarray, np.ndarray]:
+    """Weighted ridge with an unpenalised intercept for every alpha from one SVD.
+
+    Minimises sum_i w_i (y_i - b - x_i·beta)^2 + alpha·|beta|^2 (what sklearn's Ridge does
+    with sample weights). Returns coefficients (n_alphas, p, k) and intercepts (n_alphas, k).
+    One eigendecomposition of the weighted Gram matrix serves all alphas, which makes the
+    user-grouped alpha search cheap.
+    """
+    share = w / w.sum()
+    x_mean, y_mean = share @ x, share @ y
+    xc = x - x_mean
+    gram = xc.T @ (xc * w[:, None])
+    eigval, eigvec = scipy.linalg.eigh(gram, driver="evd")
+    projected = eigvec.T @ (xc.T @ ((y - y_mean) * w[:, None]))
+    eigval = np.clip(eigval, 0.0, None)  # round-off can leave tiny negatives
+    coefs = np.stack([eigvec @ (projected / (eigval + alpha)[:, None]) for alpha in alphas])
+    return coefs, y_mean - np.einsum("p,apk->ak", x_mean, coefs)
+
+
+def ridge_alpha_by_user_cv(x: np.ndarray, y: np.ndarray, w: np.ndarray, folds, alphas=RIDGE_ALPHAS) -> np.ndarray:
     """Per-target alpha minimising weighted out-of-fold MSE with whole users held out.
 
     Instances of one user overlap heavily (nested prefixes), so the usual leave-one-out CV
     would see near-copies of each held-out instance and pick far too little regularisation.
     """
-    from sklearn.linear_model import Ridge
-
-    errors = np.zeros((len(RIDGE_ALPHAS), y.shape[1]))
+    errors = np.zeros((len(alphas), y.shape[1]))
     for fit_idx, held_idx in folds:
-        for a, alpha in enumerate(RIDGE_ALPHAS):
-            pred = Ridge(alpha=alpha).fit(x[fit_idx], y[fit_idx], sample_weight=w[fit_idx]).predict(x[held_idx])
-            errors[a] += (w[held_idx, None] * (y[held_idx] - pred) ** 2).sum(axis=0)
-    return RIDGE_ALPHAS[errors.argmin(axis=0)]
+        coefs, intercepts = ridge_path(x[fit_idx], y[fit_idx], w[fit_idx], alphas)
+        pred = np.einsum("np,apk->ank", x[held_idx], coefs) + intercepts[:, None, :]
+        errors += (w[held_idx, None] * (y[held_idx] - pred) ** 2).sum(axis=1)
+    return np.asarray(alphas)[errors.argmin(axis=0)]
+
+
+# Each text dimension's spread relative to a standardised history feature. 768 text
+# dimensions at full weight swamp the 29 history features (forecasting CV on the task data:
+# r fell by 0.01-0.06); at 0.05-0.15 they add at most ~0.005 on 2A and cost a little on 2B.
+TEXT_WEIGHT = 0.1
 
 
 class RidgeForecaster(Forecaster):
@@ -377,20 +412,23 @@ class RidgeForecaster(Forecaster):
             text = text_features(vectors, instances)
             if fit:
                 self.state["text_mean"] = text.mean(axis=0)
-                self.state["text_scale"] = float(self.options.get("text_weight", 1.0)) / max(float(text.std(axis=0).mean()), 1e-8)
+                self.state["text_scale"] = float(self.options.get("text_weight", TEXT_WEIGHT)) / max(float(text.std(axis=0).mean()), 1e-8)
             blocks.append((text - self.state["text_mean"]) * self.state["text_scale"])
         return np.hstack(blocks)
 
     def _fit(self, history, instances, y, w, vectors):
-        from sklearn.linear_model import Ridge
-
         x = self._design(history, instances, vectors, fit=True)
-        alpha = _ridge_alpha_by_user_cv(x, y, w, _user_folds(instances))
-        self.state["alpha"] = alpha
-        self.state["ridge"] = Ridge(alpha=alpha).fit(x, y, sample_weight=w)
+        with single_threaded():
+            alpha = ridge_alpha_by_user_cv(x, y, w, _user_folds(instances))
+            coef = np.empty((x.shape[1], 2))
+            intercept = np.empty(2)
+            for j in range(2):  # one alpha per dimension
+                c, b = ridge_path(x, y[:, [j]], w, [alpha[j]])
+                coef[:, j], intercept[j] = c[0, :, 0], b[0, 0]
+        self.state.update(alpha=alpha, coef=coef, intercept=intercept)
 
     def _predict(self, history, instances, vectors):
-        return self.state["ridge"].predict(self._design(history, instances, vectors))
+        return self._design(history, instances, vectors) @ self.state["coef"] + self.state["intercept"]
 
 
 class RidgeNoTextForecaster(RidgeForecaster):
@@ -418,21 +456,261 @@ class GBMForecaster(Forecaster):
 
         x = self._design(history, instances, vectors, fit=True)
         # Shallow, slow and strongly regularised: a few thousand correlated instances.
-        self.state["trees"] = [
-            HistGradientBoostingRegressor(learning_rate=0.03, max_iter=250, max_leaf_nodes=8, min_samples_leaf=40,
-                                          l2_regularization=1.0, random_state=self.seed).fit(x, y[:, j], sample_weight=w)
-            for j in range(2)
-        ]
+        with single_threaded():
+            self.state["trees"] = [
+                HistGradientBoostingRegressor(learning_rate=0.03, max_iter=250, max_leaf_nodes=8, min_samples_leaf=40,
+                                              l2_regularization=1.0, random_state=self.seed).fit(x, y[:, j], sample_weight=w)
+                for j in range(2)
+            ]
 
     def _predict(self, history, instances, vectors):
         x = self._design(history, instances, vectors)
-        return np.column_stack([tree.predict(x) for tree in self.state["trees"]])
+        with single_threaded():
+            return np.column_stack([tree.predict(x) for tree in self.state["trees"]])
+
+
+# --- the sequence forecaster ----------------------------------------------------------------
+#
+# The seed's network (vatrack.models.sequence.SeqNet: input projection -> BiLSTM ->
+# multi-head self-attention -> last step -> fusion MLP -> valence and arousal heads) fed
+# with a forecasting window: the last ``seq_length`` observed entries of the prefix, each
+# step = [text vector, step features, the instance's history features repeated]. Its heads
+# predict the change itself (standardised with the training targets' mean and std), trained
+# with the seed's per-dimension weighted CCC + MSE loss through a LightningModule: AdamW,
+# cosine schedule with warmup, gradient clipping, early stopping on the loss of held-out
+# training users, best weights kept. No user embedding: the history features carry the
+# user, and a forecast user's vocabulary slot would only be trained on their own prefix.
+# Sizes are smaller than the seed's subtask-1 presets because there are only a few thousand
+# (heavily overlapping) instances; every size is an option.
+
+STEP_FEATURES = ("valence", "arousal", "log_gap_h", "is_words", "phase", "steps_from_end")
+SEQUENCE_DEFAULTS = {
+    "seq_length": 7, "lstm_hidden": 64, "lstm_layers": 1, "attn_heads": 4, "fusion": [128, 64], "dropout": 0.3,
+    "epochs": 40, "patience": 6, "batch_size": 32, "lr": 5e-4, "weight_decay": 0.01, "warmup": 0.1,
+    "grad_clip": 1.0, "ccc_weight_valence": 0.65, "ccc_weight_arousal": 0.75, "val_share": 0.15,
+}
+
+
+def sequence_windows(history: pd.DataFrame, instances: pd.DataFrame, vectors: np.ndarray, seq_length: int,
+                     label_mean: np.ndarray, label_std: np.ndarray):
+    """(text (n, W, D), step features (n, W, len(STEP_FEATURES)), valid (n, W)); left-padded.
+
+    Instance i reads its prefix rows only: the window ends at row start + prefix_len − 1.
+    """
+    y, hours, phase, words = _row_arrays(history)
+    n, w = len(instances), seq_length
+    text = np.zeros((n, w, vectors.shape[1]), dtype=np.float32)
+    steps = np.zeros((n, w, len(STEP_FEATURES)), dtype=np.float32)
+    valid = np.zeros((n, w), dtype=bool)
+    for i, (start, t) in enumerate(zip(instances["start"].to_numpy(), instances["prefix_len"].to_numpy())):
+        end = start + t
+        rows = np.arange(max(start, end - w), end)
+        k = len(rows)
+        gap = np.zeros(k)
+        previous = rows - 1
+        has_previous = previous >= start
+        gap[has_previous] = hours[rows[has_previous]] - hours[previous[has_previous]]
+        text[i, w - k:] = vectors[rows]
+        steps[i, w - k:] = np.column_stack([
+            (y[rows] - label_mean) / label_std,
+            np.log1p(np.clip(gap, 0.0, None)),
+            words[rows],
+            np.nan_to_num(phase[rows], nan=0.0),
+            (k - 1 - np.arange(k)) / w,
+        ])
+        valid[i, w - k:] = True
+    return text, steps, valid
+
+
+class SequenceForecaster(Forecaster):
+    kind = "sequence"
+    uses_text = True
+
+    def __init__(self, task: str, **params):
+        super().__init__(task, **params)
+        self.settings = {**SEQUENCE_DEFAULTS, **{k: v for k, v in self.options.items() if k in SEQUENCE_DEFAULTS}}
+        unknown = set(self.options) - set(SEQUENCE_DEFAULTS)
+        if unknown:
+            raise VatrackError(f"sequence forecaster: unknown option(s) {', '.join(sorted(unknown))}; "
+                               f"known: {', '.join(SEQUENCE_DEFAULTS)}")
+        self.net = None
+
+    def _net_config(self):
+        from vatrack.models.sequence import make_config
+
+        s = self.settings
+        return make_config({"name": "forecast", "seq_length": int(s["seq_length"]), "user_emb": 0,
+                            "lstm_hidden": int(s["lstm_hidden"]), "lstm_layers": int(s["lstm_layers"]),
+                            "attn_heads": int(s["attn_heads"]), "fusion": [int(v) for v in s["fusion"]],
+                            "dropout": float(s["dropout"])}, source="sequence forecaster")
+
+    def _build_net(self):
+        from vatrack.models.sequence import SeqNet
+
+        st = self.state
+        return SeqNet(self._net_config(), text_dim=st["text_dim"], n_numeric=len(STEP_FEATURES) + len(NUMERIC_FEATURES),
+                      n_users=0, label_mean=st["target_mean"], label_std=st["target_std"])
+
+    def _batch(self, history, instances, vectors) -> dict:
+        import torch
+
+        st = self.state
+        text, steps, valid = sequence_windows(history, instances, vectors, int(self.settings["seq_length"]),
+                                              st["label_mean"], st["label_std"])
+        numeric = st["scaler"].transform(_features(self, history, instances)).astype(np.float32)
+        num = np.concatenate([steps, np.repeat(numeric[:, None, :], steps.shape[1], axis=1)], axis=2)
+        num *= valid[:, :, None]  # padding steps stay exactly zero
+        return {"text": torch.from_numpy(text), "num": torch.from_numpy(num), "valid": torch.from_numpy(valid)}
+
+    def _fit(self, history, instances, y, w, vectors):
+        import torch
+        from sklearn.preprocessing import StandardScaler
+
+        labels = history[list(LABELS)].to_numpy(dtype=float)
+        self.state.update(
+            text_dim=int(vectors.shape[1]),
+            label_mean=labels.mean(axis=0), label_std=np.maximum(labels.std(axis=0), 1e-6),
+            target_mean=y.mean(axis=0), target_std=np.maximum(y.std(axis=0), 1e-6),
+            scaler=StandardScaler().fit(_features(self, history, instances)),
+        )
+        batch = self._batch(history, instances, vectors)
+        batch["y"] = torch.as_tensor(y, dtype=torch.float32)
+        torch.manual_seed(self.seed)
+        self.net = self._build_net()
+        val = _validation_users(instances, float(self.settings["val_share"]), self.seed)
+        self.state["fit_info"] = _train_forecast_net(self.net, batch, w, val, self.settings, self.seed)
+        self.net.eval()
+
+    def _predict(self, history, instances, vectors):
+        import torch
+
+        if len(instances) == 0:
+            return np.zeros((0, 2))
+        with torch.no_grad():
+            return self.net(self._batch(history, instances, vectors)).double().numpy()
+
+    def _state_to_save(self) -> dict:
+        return {**self.state, "net": {k: v.detach().cpu().clone() for k, v in self.net.state_dict().items()}}
+
+    def _load_state(self, state: dict) -> None:
+        state = dict(state)
+        weights = state.pop("net")
+        self.state = state
+        self.net = self._build_net()
+        self.net.load_state_dict(weights)
+        self.net.eval()
+
+
+def _validation_users(instances: pd.DataFrame, share: float, seed: int) -> np.ndarray:
+    """Mask of instances whose user is held out for early stopping (whole users, by seed)."""
+    users = np.array(sorted(instances["user_id"].unique()))
+    n_val = int(round(share * len(users)))
+    if n_val < 2 or len(users) - n_val < 2:
+        return np.zeros(len(instances), dtype=bool)  # too few users to spare: train on all, fixed epochs
+    chosen = np.random.default_rng(seed).choice(users, size=n_val, replace=False)
+    return instances["user_id"].isin(chosen).to_numpy()
+
+
+class _Rows:
+    """Collate: a list of instance indices -> the batch dict sliced at those rows."""
+
+    def __init__(self, batch: dict):
+        self.batch = batch
+
+    def __call__(self, index):
+        return {k: v[index] for k, v in self.batch.items()}
+
+
+def _train_forecast_net(net, batch: dict, weights: np.ndarray, is_val: np.ndarray, s: dict, seed: int) -> dict:
+    """Lightning loop for SeqNet on forecasting instances; keeps the weights of the best validation epoch.
+
+    Training draws instances with probability proportional to their weight (the user
+    balancing of the other forecasters); validation scores every held-out instance once.
+    The LightningModule is defined here so that importing vatrack.models does not pull in
+    Lightning (seconds of start-up for commands that never train a network).
+    """
+    import copy
+    import logging
+    import warnings
+
+    import lightning as L
+    import torch
+    from torch.utils.data import DataLoader, WeightedRandomSampler
+
+    from vatrack.training.losses import weighted_ccc_mse
+    from vatrack.training.module import cosine_with_warmup
+
+    ccc_weights = (float(s["ccc_weight_valence"]), float(s["ccc_weight_arousal"]))
+    train_idx, val_idx = np.flatnonzero(~is_val), np.flatnonzero(is_val)
+    sampler = WeightedRandomSampler(torch.as_tensor(weights[train_idx], dtype=torch.double), num_samples=len(train_idx),
+                                    replacement=True, generator=torch.Generator().manual_seed(seed))
+    train_rows = {k: v[train_idx] for k, v in batch.items()}
+    train_loader = DataLoader(np.arange(len(train_idx)), batch_size=int(s["batch_size"]), sampler=sampler,
+                              collate_fn=_Rows(train_rows))
+    val_loader = None
+    if len(val_idx):
+        val_rows = {k: v[val_idx] for k, v in batch.items()}
+        val_loader = DataLoader(np.arange(len(val_idx)), batch_size=4096, shuffle=False, collate_fn=_Rows(val_rows))
+    total_steps = max(len(train_loader) * int(s["epochs"]), 1)
+
+    class ForecastModule(L.LightningModule):
+        def __init__(self):
+            super().__init__()
+            self.net = net
+            self.best_loss, self.best_state, self.best_epoch = float("inf"), None, -1
+            self._val_pred, self._val_y = [], []
+
+        def training_step(self, b, _):
+            loss, _ = weighted_ccc_mse(self.net(b), b["y"], ccc_weights)
+            return loss
+
+        def validation_step(self, b, _):
+            self._val_pred.append(self.net(b))
+            self._val_y.append(b["y"])
+
+        def on_validation_epoch_end(self):
+            # CCC over the whole validation set, not averaged over batches.
+            loss, _ = weighted_ccc_mse(torch.cat(self._val_pred), torch.cat(self._val_y), ccc_weights)
+            self._val_pred, self._val_y = [], []
+            self.log("val_loss", loss)
+            if float(loss) < self.best_loss:
+                self.best_loss, self.best_epoch = float(loss), int(self.current_epoch)
+                self.best_state = copy.deepcopy(self.net.state_dict())
+
+        def configure_optimizers(self):
+            optimiser = torch.optim.AdamW(self.net.parameters(), lr=float(s["lr"]), weight_decay=float(s["weight_decay"]))
+            schedule = torch.optim.lr_scheduler.LambdaLR(optimiser, cosine_with_warmup(total_steps, float(s["warmup"])))
+            return {"optimizer": optimiser, "lr_scheduler": {"scheduler": schedule, "interval": "step"}}
+
+    L.seed_everything(seed, workers=False, verbose=False)
+    module = ForecastModule()
+    callbacks = [L.pytorch.callbacks.EarlyStopping(monitor="val_loss", patience=int(s["patience"]))] if val_loader else []
+    quiet = [logging.getLogger(n) for n in ("lightning.pytorch", "lightning.fabric", "lightning")]
+    levels = [lg.level for lg in quiet]
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=".*(does not have many workers|number of training batches|LeafSpec).*")
+        for lg in quiet:
+            lg.setLevel(logging.WARNING)
+        try:
+            trainer = L.Trainer(max_epochs=int(s["epochs"]), accelerator="cpu", devices=1, logger=False,
+                                enable_checkpointing=False, enable_progress_bar=False, enable_model_summary=False,
+                                num_sanity_val_steps=0, deterministic=True, gradient_clip_val=float(s["grad_clip"]) or None,
+                                callbacks=callbacks)
+            trainer.fit(module, train_dataloaders=train_loader, val_dataloaders=val_loader)
+        finally:
+            for lg, level in zip(quiet, levels):
+                lg.setLevel(level)
+    if module.best_state is not None:
+        net.load_state_dict(module.best_state)
+    return {"epochs_run": int(trainer.current_epoch), "best_epoch": module.best_epoch,
+            "best_val_loss": module.best_loss, "train_instances": int(len(train_idx)), "val_instances": int(len(val_idx))}
 
 
 # --- registry -------------------------------------------------------------------------------
 
 FORECASTERS = {cls.kind: cls for cls in (ZeroForecaster, LinearPrevForecaster, LinearPrevFitForecaster,
-                                          MeanReversionForecaster, RidgeNoTextForecaster, RidgeForecaster, GBMForecaster)}
+                                          MeanReversionForecaster, RidgeNoTextForecaster, RidgeForecaster, GBMForecaster,
+                                          SequenceForecaster)}
 
 
 def make_forecaster(method: str, task: str, **params) -> Forecaster:

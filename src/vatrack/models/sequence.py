@@ -64,7 +64,7 @@ class SequenceConfig(BaseModel):
     name: str = "custom"
     description: str = ""
     # text encoder
-    encoder: str = "minilm"
+    encoder: str = "minilm"                            # or several: "minilm+mpnet" (frozen mode)
     encoder_mode: Literal["frozen", "finetune"] = "frozen"
     max_length: int = Field(128, ge=8, le=512)
     # features (see vatrack.features)
@@ -75,6 +75,7 @@ class SequenceConfig(BaseModel):
     use_text_stats: bool = True
     use_lags: bool = True
     use_user_stats: bool = True
+    use_text_ridge: bool = False                       # + out-of-fold ridge(text vector) per step
     stats_prior: float = Field(3.0, ge=0.0, le=1000.0)
     # network
     user_emb: int = Field(32, ge=0, le=1024)           # 0 = no user embedding
@@ -87,6 +88,7 @@ class SequenceConfig(BaseModel):
     epochs: int = Field(20, ge=1, le=1000)
     patience: int = Field(5, ge=1, le=1000)
     batch_size: int = Field(10, ge=1, le=8192)
+    batch_order: Literal["auto", "shuffle", "contiguous"] = "auto"  # auto: contiguous when fine-tuning
     lr: float = Field(8e-5, gt=0.0, le=1.0)
     lr_encoder: float = Field(1.5e-5, gt=0.0, le=1.0)
     weight_decay: float = Field(0.015, ge=0.0, le=1.0)
@@ -114,12 +116,15 @@ class SequenceConfig(BaseModel):
             raise ValueError(f"attention width 2*lstm_hidden = {2 * self.lstm_hidden} is not divisible by attn_heads = {self.attn_heads}")
         if any(w < 1 or w > 16384 for w in self.fusion):
             raise ValueError(f"fusion widths must be between 1 and 16384, got {self.fusion}")
+        if self.encoder_mode == "finetune" and len(encoder_names(self.encoder)) > 1:
+            raise ValueError(f"fine-tune mode takes one encoder, got '{self.encoder}'; combine encoders in frozen mode")
         return self
 
     def feature_spec(self) -> FeatureSpec:
         return FeatureSpec(seq_length=self.seq_length, n_lags=self.n_lags, use_text_vec=self.use_text_vec,
                            use_time=self.use_time, use_text_stats=self.use_text_stats, use_lags=self.use_lags,
-                           use_user_stats=self.use_user_stats, stats_prior=self.stats_prior)
+                           use_user_stats=self.use_user_stats, use_text_ridge=self.use_text_ridge,
+                           stats_prior=self.stats_prior)
 
 
 def config_error(err, source: str) -> VatrackError:
@@ -133,6 +138,11 @@ def config_error(err, source: str) -> VatrackError:
         message = "unknown key; check the spelling against configs/presets/v3.3.yaml"
         got_text = ""
     return VatrackError(f"{source}: key '{key}': {message}{got_text}")
+
+
+def encoder_names(encoder: str) -> list[str]:
+    """'minilm+mpnet' -> ['minilm', 'mpnet'] (frozen mode concatenates their vectors)."""
+    return [name.strip() for name in str(encoder).split("+") if name.strip()]
 
 
 def make_config(values: dict, source: str = "config") -> SequenceConfig:
@@ -237,23 +247,28 @@ class SequenceRegressor:
 
     # -- preparation shared by fit, validation and predict ----------------------------------
 
-    def _text_encoder(self):
+    def _frozen_vectors(self, table) -> np.ndarray:
+        """Cached vectors of the table's texts; ``encoder: minilm+mpnet`` concatenates encoders."""
         from vatrack.encoders import get_encoder
 
-        return get_encoder(self.config.encoder, max_length=self.config.max_length)
-
-    def _vectors(self, table) -> np.ndarray | None:
-        if not self.config.use_text_vec or self.config.encoder_mode == "finetune":
-            return None
-        return self._text_encoder().encode(table.frame["text"].tolist(), progress=self.progress)
+        texts = table.frame["text"].tolist()
+        return np.hstack([get_encoder(name, max_length=self.config.max_length).encode(texts, progress=self.progress)
+                          for name in encoder_names(self.config.encoder)])
 
     def _user_index(self, table) -> np.ndarray:
         vocab = self.state["vocab"]
         return np.array([vocab.get(u, 0) for u in table.frame["user_id"]], np.int64)
 
     def _examples(self, table, targets=None) -> Examples:
-        return Examples(table, self.config.feature_spec(), self.state["standardise"], self.state["label_stats"],
-                        self._user_index(table), vectors=self._vectors(table), targets=targets)
+        cfg = self.config
+        frozen = None
+        if (cfg.use_text_vec and cfg.encoder_mode == "frozen") or cfg.use_text_ridge:
+            frozen = self._frozen_vectors(table)
+        if cfg.use_text_ridge:
+            self._fill_text_ridge(table, frozen)
+        vectors = frozen if cfg.use_text_vec and cfg.encoder_mode == "frozen" else None
+        return Examples(table, cfg.feature_spec(), self.state["standardise"], self.state["label_stats"],
+                        self._user_index(table), vectors=vectors, targets=targets)
 
     def query_examples(self, inputs: pd.DataFrame, history: pd.DataFrame | None = None) -> tuple[Examples, np.ndarray]:
         """Examples for label-free ``inputs`` against ``history`` (default: the bundle's); the
@@ -268,11 +283,60 @@ class SequenceRegressor:
         users = sorted(net_rows["user_id"].unique(), key=lambda u: (len(u), u))
         self.state = {
             "vocab": {u: i + 1 for i, u in enumerate(users)},
-            "standardise": standardiser(table.static),
             "label_stats": label_stats(table.labels),
             "history": history[list(_HISTORY_COLUMNS)].reset_index(drop=True),
         }
+        if self.config.use_text_ridge:
+            self._fit_text_ridge(table, history)
+            self._fill_text_ridge(table, self._frozen_vectors(table))
+        self.state["standardise"] = standardiser(table.static)
         return self._examples(table)
+
+    # -- optional text-ridge feature -------------------------------------------------------------
+    # A ridge regression from the frozen text vector (+ is_words) to (V, A), the organisers'
+    # Linear(BERT) recipe, fed to the network as two numeric inputs per step. Rows whose labels
+    # trained the ridge would get over-confident values, so every training row gets its
+    # out-of-fold value (folds by user) and that value is stored with the history; rows being
+    # predicted get the ridge fitted on all network-training rows.
+
+    def _fit_text_ridge(self, table, history: pd.DataFrame) -> None:
+        from sklearn.linear_model import Ridge, RidgeCV
+        from sklearn.model_selection import GroupKFold
+
+        from vatrack.models.baselines import RIDGE_ALPHAS
+
+        x = _ridge_inputs(table, self._frozen_vectors(table))
+        y = table.labels.astype(np.float64)
+        ridge = RidgeCV(alphas=RIDGE_ALPHAS, alpha_per_target=True).fit(x, y)
+        groups = table.frame["user_id"].to_numpy()
+        oof = np.zeros_like(y)
+        for fit_idx, held in GroupKFold(n_splits=min(5, len(np.unique(groups)))).split(x, y, groups):
+            for d in range(2):
+                oof[held, d] = Ridge(alpha=ridge.alpha_[d]).fit(x[fit_idx], y[fit_idx, d]).predict(x[held])
+        self.state["text_ridge"] = ridge
+        # History rows outside the network's training rows (the validation fold) were not seen
+        # by the ridge: their full-ridge values are out-of-sample already.
+        hist = self.state["history"]
+        hist_table = build_table(sort_diary(hist))
+        values = ridge.predict(_ridge_inputs(hist_table, self._frozen_vectors(hist_table)))
+        keyed = pd.DataFrame(values, columns=["ridge_v", "ridge_a"]).assign(
+            user_id=hist_table.frame["user_id"].to_numpy(), text_id=hist_table.frame["text_id"].to_numpy())
+        oof_keyed = pd.DataFrame(oof, columns=["ridge_v", "ridge_a"]).assign(
+            user_id=table.frame["user_id"].to_numpy(), text_id=table.frame["text_id"].to_numpy())
+        keyed = pd.concat([oof_keyed, keyed]).drop_duplicates(["user_id", "text_id"], keep="first")
+        hist = hist.drop(columns=["ridge_v", "ridge_a"], errors="ignore").merge(keyed, on=["user_id", "text_id"], how="left")
+        self.state["history"] = hist
+
+    def _fill_text_ridge(self, table, vectors: np.ndarray) -> None:
+        """Known (history) rows: their stored out-of-fold value; other rows: the fitted ridge."""
+        from vatrack.features import RIDGE_COLUMNS
+
+        values = self.state["text_ridge"].predict(_ridge_inputs(table, vectors))
+        stored = self.state["history"][["user_id", "text_id", "ridge_v", "ridge_a"]]
+        looked_up = table.frame[["user_id", "text_id"]].merge(stored, on=["user_id", "text_id"], how="left")
+        use_stored = table.known & looked_up["ridge_v"].notna().to_numpy()
+        values[use_stored] = looked_up.loc[use_stored, ["ridge_v", "ridge_a"]].to_numpy()
+        table.static[:, RIDGE_COLUMNS] = values.astype(np.float32)
 
     def build_net(self, text_dim: int, encoder: nn.Module | None = None, normalize: bool = False) -> SeqNet:
         stats = self.state["label_stats"]
@@ -398,6 +462,10 @@ def make_tokens_fn(tokenizer, max_length: int):
                 "row_to_unique": torch.from_numpy(np.asarray(codes, np.int64))}
 
     return tokens
+
+
+def _ridge_inputs(table, vectors: np.ndarray) -> np.ndarray:
+    return np.hstack([vectors, table.frame["is_words"].to_numpy(dtype=np.float32)[:, None]]).astype(np.float64)
 
 
 def _device_of(net: nn.Module) -> torch.device:

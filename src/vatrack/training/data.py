@@ -35,14 +35,21 @@ from vatrack.features import Examples
 
 
 class SeededBatchSampler(Sampler):
-    """Yields {"index": LongTensor, "seed": int} per batch; the permutation depends on (seed, epoch).
+    """Yields {"index": LongTensor, "seed": int} per batch; the order depends on (seed, epoch).
 
-    Under DDP each rank takes every world_size-th batch of the same permutation (padded so
-    all ranks step equally often); Lightning calls ``set_epoch`` before every epoch.
+    ``contiguous``: batches are runs of consecutive examples (examples are in user, time
+    order, so a batch is a stretch of one user's timeline) taken in shuffled order, with a
+    random phase per epoch so the cut points move. Windows of neighbouring targets share
+    texts, so fine-tuning encodes about ``batch + seq_length - 1`` texts per batch instead
+    of ``batch * seq_length``. Otherwise examples are shuffled individually.
+
+    Under DDP each rank takes every world_size-th batch of the same order (padded so all
+    ranks step equally often); Lightning calls ``set_epoch`` before every epoch.
     """
 
-    def __init__(self, n: int, batch_size: int, seed: int, shuffle: bool = True):
+    def __init__(self, n: int, batch_size: int, seed: int, shuffle: bool = True, contiguous: bool = False):
         self.n, self.batch_size, self.seed, self.shuffle = n, batch_size, seed, shuffle
+        self.contiguous = contiguous
         self.epoch = 0
 
     def set_epoch(self, epoch: int) -> None:
@@ -54,7 +61,7 @@ class SeededBatchSampler(Sampler):
         return 0, 1
 
     def _n_batches(self) -> int:
-        return math.ceil(self.n / self.batch_size)
+        return math.ceil(self.n / self.batch_size) + (1 if self.contiguous and self.batch_size > 1 else 0)
 
     def __len__(self) -> int:
         _, world = self._world()
@@ -63,8 +70,17 @@ class SeededBatchSampler(Sampler):
     def __iter__(self):
         rank, world = self._world()
         rng = np.random.default_rng([self.seed, self.epoch])
-        order = rng.permutation(self.n) if self.shuffle else np.arange(self.n)
-        batches = [order[i:i + self.batch_size] for i in range(0, self.n, self.batch_size)]
+        if self.contiguous:
+            phase = int(rng.integers(self.batch_size)) if self.shuffle else 0
+            cuts = [0, *range(phase or self.batch_size, self.n, self.batch_size), self.n]
+            batches = [np.arange(a, b) for a, b in zip(cuts[:-1], cuts[1:]) if b > a]
+            if self.shuffle:
+                batches = [batches[i] for i in rng.permutation(len(batches))]
+            while len(batches) < self._n_batches():  # a fixed count per epoch, whatever the phase
+                batches.append(batches[len(batches) % max(len(batches), 1)])
+        else:
+            order = rng.permutation(self.n) if self.shuffle else np.arange(self.n)
+            batches = [order[i:i + self.batch_size] for i in range(0, self.n, self.batch_size)]
         seeds = rng.integers(0, 2**62, size=len(batches))
         total = len(self) * world
         picks = [i % len(batches) for i in range(total)]  # wrap around to pad the last ranks
@@ -134,11 +150,11 @@ def unique_tokens(text_row: torch.Tensor, tokens: dict) -> dict:
     return {"input_ids": ids[:, :width], "attention_mask": att[:, :width], "text_slot": slot}
 
 
-def train_loader(dataset: TrainWindows, batch_size: int, seed: int) -> DataLoader:
+def train_loader(dataset: TrainWindows, batch_size: int, seed: int, contiguous: bool = False) -> DataLoader:
     # batch_size=None: the sampler yields whole batches and the dataset assembles them, so
     # there is no per-row collate (num_workers=0: the work per batch is a few gathers).
-    return DataLoader(dataset, sampler=SeededBatchSampler(len(dataset), batch_size, seed), batch_size=None,
-                      num_workers=0, collate_fn=_identity)
+    sampler = SeededBatchSampler(len(dataset), batch_size, seed, contiguous=contiguous)
+    return DataLoader(dataset, sampler=sampler, batch_size=None, num_workers=0, collate_fn=_identity)
 
 
 class FixedBatches(Dataset):

@@ -145,7 +145,7 @@ def validation_figures(gold: pd.DataFrame, pred: np.ndarray, ccc_weights, monito
     clipped = clip_to_scale(pred)
     frame = gold.assign(pred_valence=clipped[:, 0], pred_arousal=clipped[:, 1])
     scores = subtask1_metrics(frame)
-    y = torch.as_tensor(gold[list(LABELS)].to_numpy(dtype=np.float32))
+    y = torch.from_numpy(np.array(gold[list(LABELS)], dtype=np.float32))
     loss, _ = weighted_ccc_mse(torch.as_tensor(pred, dtype=torch.float32), y, ccc_weights)
     figures = {"val_loss": float(loss)}
     for dim in LABELS:

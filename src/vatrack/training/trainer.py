@@ -24,7 +24,6 @@ import warnings
 from pathlib import Path
 
 import lightning as L
-import numpy as np
 import pandas as pd
 import torch
 from lightning.pytorch.callbacks import EarlyStopping, ModelCheckpoint, RichProgressBar
@@ -47,6 +46,15 @@ def inner_split(train: pd.DataFrame, n_folds: int, seed: int) -> tuple[pd.DataFr
     return fold.split(train)
 
 
+class _ProgressBar(RichProgressBar):
+    """Rich progress bar without Lightning's logger-version field (always 0 here)."""
+
+    def get_metrics(self, trainer, pl_module):
+        metrics = super().get_metrics(trainer, pl_module)
+        metrics.pop("v_num", None)
+        return metrics
+
+
 def trainer_for(cfg, *, has_val: bool, checkpoint_dir: Path, history_path: Path | None, progress: bool,
                 options: dict, max_epochs: int) -> tuple[L.Trainer, ModelCheckpoint, HistoryLogger]:
     if has_val:
@@ -58,7 +66,7 @@ def trainer_for(cfg, *, has_val: bool, checkpoint_dir: Path, history_path: Path 
                                      enable_version_counter=False)
         callbacks = [checkpoint]
     if progress:
-        callbacks.append(RichProgressBar(refresh_rate=5, leave=True))
+        callbacks.append(_ProgressBar(refresh_rate=5, leave=True))
     history = HistoryLogger(history_path)
     trainer = L.Trainer(
         max_epochs=max_epochs,
@@ -94,6 +102,7 @@ def _quiet_lightning():
         warnings.filterwarnings("ignore", message=".*number of training batches.*")
         warnings.filterwarnings("ignore", message=".*LightningModule.log.*")
         warnings.filterwarnings("ignore", message=".*isinstance.*LeafSpec.*")
+        warnings.filterwarnings("ignore", message=".*no `val_dataloader`.*")
         try:
             yield
         finally:
@@ -132,7 +141,8 @@ def fit_sequence(model, train: pd.DataFrame) -> None:
     model.net = model.build_net(text_dim, encoder=encoder, normalize=normalize)
 
     dataset = TrainWindows(examples, cfg.unseen_prob, cfg.min_visible_frac, cfg.user_dropout, cfg.mixup_alpha, tokens)
-    loader = train_loader(dataset, cfg.batch_size, seed)
+    contiguous = cfg.batch_order == "contiguous" or (cfg.batch_order == "auto" and finetune)
+    loader = train_loader(dataset, cfg.batch_size, seed, contiguous=contiguous)
     val_loader, val_gold, encode_val, val_examples = None, None, None, None
     if val_rows is not None:
         val_examples, _ = model.query_examples(strip_labels(val_rows), history=net_rows)
@@ -149,11 +159,11 @@ def fit_sequence(model, train: pd.DataFrame) -> None:
             checkpoint_dir = run_dir / "checkpoints"
         else:
             checkpoint_dir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="vatrack-ckpt-")))
-        trainer, checkpoint, history = trainer_for(
-            cfg, has_val=val_rows is not None, checkpoint_dir=checkpoint_dir,
-            history_path=run_dir / "history.csv" if run_dir is not None else None,
-            progress=model.progress, options=model.trainer_options, max_epochs=cfg.epochs)
         with _quiet_lightning():
+            trainer, checkpoint, history = trainer_for(
+                cfg, has_val=val_rows is not None, checkpoint_dir=checkpoint_dir,
+                history_path=run_dir / "history.csv" if run_dir is not None else None,
+                progress=model.progress, options=model.trainer_options, max_epochs=cfg.epochs)
             trainer.fit(module, train_dataloaders=loader, val_dataloaders=val_loader)
         best_path = checkpoint.best_model_path or checkpoint.last_model_path
         if best_path and Path(best_path).exists():
@@ -163,7 +173,7 @@ def fit_sequence(model, train: pd.DataFrame) -> None:
 
     frame = history.frame() if history.rows else pd.DataFrame()
     info = {
-        "epochs_run": int(trainer.current_epoch),
+        "epochs_run": int(len(frame)),
         "train_rows": int(len(net_rows)), "val_rows": int(0 if val_rows is None else len(val_rows)),
         "users_in_vocabulary": len(model.state["vocab"]),
         "history": frame.to_dict(orient="records"),
@@ -176,7 +186,8 @@ def fit_sequence(model, train: pd.DataFrame) -> None:
     if val_rows is not None:
         best = frame.loc[frame["val_score"].idxmax()] if "val_score" in frame else None
         info["best_epoch"] = int(best["epoch"]) if best is not None else None
-        info["stopped_early"] = bool(trainer.current_epoch < cfg.epochs)
+        stopper = trainer.early_stopping_callback
+        info["stopped_early"] = bool(stopper is not None and stopper.stopped_epoch > 0)
         info["val_metrics"] = _val_metrics(model, val_examples, val_gold)
     if cfg.refit and val_rows is not None and info.get("best_epoch"):
         fresh = clone_unfitted(model)

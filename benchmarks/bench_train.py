@@ -1,0 +1,141 @@
+"""Training wall time: vatrack (Lightning) vs a bare PyTorch loop, same model, same batches.
+
+Reproduce (warm encoder cache; 2 cores):
+    .venv/bin/python benchmarks/bench_train.py --data ../shared/data/semeval2026-task2/train_subtask1.csv \
+        --preset v3.3 --epochs 20 --threads 2
+
+Both sides get the same preparation (inner validation split, features, cached vectors,
+initial weights, batch sampler), the same optimiser, schedule and clipping, and run the same
+number of epochs (early stopping is switched off by patience = epochs so the two do equal
+work). The bare loop also runs the validation forward pass every epoch; vatrack in addition
+computes the official metrics, writes history.csv and the best checkpoint — that is the
+framework cost being measured. Without --data, synthetic diaries of a similar size are used.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import torch
+
+
+def parse_args():
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--data", help="labelled training CSV (default: synthetic diaries)")
+    p.add_argument("--preset", default="v3.3")
+    p.add_argument("--epochs", type=int, default=20)
+    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--val", default="cv", choices=["cv", "none"])
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--set", dest="overrides", action="append", default=[], help="preset override key=value")
+    p.add_argument("--order", default="bare-first", choices=["bare-first", "vatrack-first"])
+    return p.parse_args()
+
+
+def load(args):
+    from vatrack.data import load_diary, make_diaries
+
+    if args.data:
+        return load_diary(args.data, require_labels=True)
+    return make_diaries(n_users=137, texts_per_user=(5, 35), seed=0)
+
+
+def bare_loop(config, train, seed: int, val: str) -> tuple[float, int]:
+    """What one would write by hand around the same model and batches; returns (seconds, steps)."""
+    from vatrack.models.sequence import SequenceRegressor
+    from vatrack.protocols import strip_labels
+    from vatrack.training.data import TrainWindows, eval_loader, train_loader
+    from vatrack.training.losses import weighted_ccc_mse
+    from vatrack.training.module import cosine_with_warmup
+    from vatrack.training.trainer import inner_split
+
+    started = time.perf_counter()
+    model = SequenceRegressor(config, seed=seed, val=val)
+    torch.manual_seed(seed)
+    net_rows, val_rows = inner_split(train, config.val_folds, seed) if val == "cv" else (train, None)
+    examples = model._init_state(net_rows, history=train)
+    model.state["text_dim"] = examples.vectors.shape[1]
+    torch.manual_seed(seed)
+    net = model.build_net(examples.vectors.shape[1])
+    data = TrainWindows(examples, config.unseen_prob, config.min_visible_frac, config.user_dropout, config.mixup_alpha)
+    loader = train_loader(data, config.batch_size, seed)
+    val_batches = []
+    if val_rows is not None:
+        val_examples, _ = model.query_examples(strip_labels(val_rows), history=net_rows)
+        val_batches = list(eval_loader(val_examples, config.eval_batch_size))
+    optimizer = torch.optim.AdamW(net.parameters(), lr=config.lr, weight_decay=config.weight_decay)
+    total = math.ceil(len(loader) / config.grad_accum) * config.epochs
+    schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, cosine_with_warmup(total, config.warmup))
+    weights = (config.ccc_weight_valence, config.ccc_weight_arousal)
+    steps = 0
+    for epoch in range(config.epochs):
+        loader.sampler.set_epoch(epoch)
+        net.train()
+        for i, batch in enumerate(loader):
+            loss, _ = weighted_ccc_mse(net(batch), batch["y"], weights, config.label_smoothing, net.label_mean)
+            (loss / config.grad_accum).backward()
+            if (i + 1) % config.grad_accum == 0 or i + 1 == len(loader):
+                if config.grad_clip:
+                    torch.nn.utils.clip_grad_norm_(net.parameters(), config.grad_clip)
+                optimizer.step()
+                optimizer.zero_grad()
+                schedule.step()
+            steps += 1
+        net.eval()
+        with torch.no_grad():
+            for batch in val_batches:
+                net(batch)
+    return time.perf_counter() - started, steps
+
+
+def vatrack_fit(config, train, seed: int, val: str) -> tuple[float, dict]:
+    from vatrack.models.sequence import SequenceRegressor
+
+    with tempfile.TemporaryDirectory() as tmp:
+        model = SequenceRegressor(config, seed=seed, val=val, run_dir=Path(tmp))
+        started = time.perf_counter()
+        model.fit(train)
+        return time.perf_counter() - started, model.fit_info
+
+
+def main():
+    args = parse_args()
+    torch.set_num_threads(args.threads)
+    from vatrack.experiments.presets import resolve_config
+
+    config = resolve_config(args.preset, overrides=[*args.overrides, f"epochs={args.epochs}", f"patience={args.epochs}"])
+    train = load(args)
+    # Warm the vector cache (and imports) outside both timings.
+    from vatrack.encoders import get_encoder
+
+    get_encoder(config.encoder, max_length=config.max_length).encode(train["text"].tolist(), progress=True)
+
+    runs = ["bare", "vatrack"]
+    if args.order == "vatrack-first":
+        runs.reverse()
+    results = {}
+    for name in runs:
+        if name == "bare":
+            seconds, steps = bare_loop(config, train, args.seed, args.val)
+            results["bare"] = (seconds, steps)
+        else:
+            results["vatrack"] = vatrack_fit(config, train, args.seed, args.val)
+    bare_s, steps = results["bare"]
+    vt_s, info = results["vatrack"]
+    print()
+    print(f"preset {config.name}, {len(train)} rows, val={args.val}, {config.epochs} epochs, batch {config.batch_size}, "
+          f"{torch.get_num_threads()} threads, {steps} training steps each")
+    print(f"{'loop':<10}{'wall s':>10}{'ms/step':>10}{'epochs':>8}")
+    print(f"{'bare':<10}{bare_s:>10.1f}{1000 * bare_s / steps:>10.1f}{config.epochs:>8}")
+    print(f"{'vatrack':<10}{vt_s:>10.1f}{1000 * vt_s / steps:>10.1f}{info['epochs_run']:>8}")
+    print(f"ratio vatrack / bare: {vt_s / bare_s:.2f}x")
+    print("command: " + " ".join([Path(sys.executable).name, *sys.argv]))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""Experiments: presets (YAML), training runs, official-style CV, comparisons."""

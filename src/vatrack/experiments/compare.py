@@ -1,0 +1,739 @@
+"""Compare versions (presets, baselines, an ensemble) under official-style CV, with statistics.
+
+The seed project called a difference of 0.009 on one seed a finding. Here every version runs
+through the same folds of the same seeds, so each (seed, fold) gives one *pair* of scores
+per two versions; a delta is called "significant" only when the paired evidence says so:
+
+* mean ± std and a 95% bootstrap interval of each metric over (seed, fold) runs;
+* per delta against the reference version: the paired bootstrap interval of the mean
+  difference AND the Wilcoxon signed-rank test over shared (seed, fold) pairs. The verdict
+  is "significant" when the interval excludes 0 and Wilcoxon's p < alpha, else "within
+  noise". Folds of one seed share training users, so pairs are not independent: the verdict
+  is a screen against noise, not a proof. Wilcoxon needs at least 6 pairs to reach p < 0.05.
+
+Runs are cached per version in ``CACHE/<name>-<hash>/`` (per_fold.csv, oof_predictions.csv,
+history.csv, version.json), keyed by a hash of what determines the result: the resolved
+configuration (not its name), the data, the number of folds and the cache format. A second
+``compare`` with the same versions reuses them; asking for more seeds runs only the new
+ones. Results are saved after every seed, so an interrupted comparison loses one seed at most.
+
+``run_comparison`` computes and writes summary.json; ``vatrack.reporting`` renders the report.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import re
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import pandas as pd
+import yaml
+
+from vatrack.data.schema import LABELS
+from vatrack.errors import VatrackError
+from vatrack.evaluation.metrics import ccc
+from vatrack.evaluation.stats import bootstrap_ci, paired_bootstrap, wilcoxon_paired
+from vatrack.io import write_csv, write_json
+
+CACHE_FORMAT = 1
+HEADLINE = "all.avg.r_composite"     # the leaderboard figure: composite r averaged over V and A
+ALPHA = 0.05
+# Metrics of the comparison table and the paired tests, with a readable label.
+COMPARE_METRICS = {
+    "all.avg.r_composite": "composite r avg",
+    "all.valence.r_composite": "composite r V",
+    "all.arousal.r_composite": "composite r A",
+    "all.valence.r_within": "r within V",
+    "all.arousal.r_within": "r within A",
+    "all.valence.r_between": "r between V",
+    "all.arousal.r_between": "r between A",
+    "all.avg.ccc": "CCC avg",
+    "all.valence.ccc": "CCC V",
+    "all.arousal.ccc": "CCC A",
+    "all.valence.rmse": "RMSE V",
+    "all.arousal.rmse": "RMSE A",
+    "seen.avg.r_composite": "composite r avg, seen",
+    "unseen.avg.r_composite": "composite r avg, unseen",
+    "train.avg.ccc": "train CCC avg",
+    "gap.avg.ccc": "train − val gap (CCC avg)",
+}
+# Public leaderboard composite r on the official test (DESIGN.md): orientation, not CV figures.
+DEFAULT_TARGETS = [
+    {"name": "beats organisers' Linear(BERT), valence", "metric": "all.valence.r_composite", "threshold": 0.557},
+    {"name": "beats organisers' Linear(BERT), arousal", "metric": "all.arousal.r_composite", "threshold": 0.299},
+    {"name": "reaches leaderboard rank 1, valence", "metric": "all.valence.r_composite", "threshold": 0.667},
+    {"name": "reaches leaderboard rank 1, arousal", "metric": "all.arousal.r_composite", "threshold": 0.554},
+]
+
+
+def direction(metric: str) -> int:
+    """+1 when higher is better, -1 when lower is better, 0 when neither (train fit)."""
+    if metric.startswith("train."):
+        return 0
+    if metric.startswith("gap.") or metric.endswith(("rmse", "mae", "mae_between", "mae_within")):
+        return -1
+    return 1
+
+
+# --- versions ------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Version:
+    """One thing to compare: a sequence-model preset, a baseline method, or an ensemble."""
+
+    name: str
+    kind: str                          # "preset" | "method" | "ensemble"
+    source: str = ""                   # preset name / YAML path, or baseline method name
+    overrides: tuple[str, ...] = ()    # preset --set key=value items
+    encoder: str | None = None         # encoder override (presets) or encoder (methods)
+    members: tuple[str, ...] = ()      # ensemble: names of member versions
+    weights: str = "cv"                # ensemble: cv | equal
+
+    def config(self) -> dict:
+        """The resolved configuration: what the cache key and the config-diff table use."""
+        if self.kind == "preset":
+            from vatrack.experiments.presets import resolve_config
+
+            return resolve_config(self.source, encoder=self.encoder, overrides=list(self.overrides)).model_dump()
+        if self.kind == "method":
+            from vatrack.models import make_model
+
+            make_model(self.source)  # unknown names fail here, before any fold runs
+            return {"method": self.source, "encoder": self.encoder or "minilm"}
+        return {"ensemble_of": list(self.members), "weights": self.weights}
+
+    def factory(self) -> Callable[[int], object]:
+        """seed -> a fresh, unfitted estimator."""
+        if self.kind == "preset":
+            from vatrack.experiments.presets import estimator_from_preset
+
+            return lambda seed: estimator_from_preset(self.source, encoder=self.encoder, seed=seed,
+                                                      overrides=list(self.overrides))
+        if self.kind == "method":
+            from vatrack.models import make_model
+
+            return lambda seed: make_model(self.source, encoder=self.encoder or "minilm", seed=seed)
+        raise VatrackError(f"version '{self.name}' is an ensemble; it is computed from its members' runs")
+
+
+def _split_list(value) -> list[str]:
+    if value is None:
+        return []
+    items = value if isinstance(value, (list, tuple)) else [value]
+    return [part.strip() for item in items for part in str(item).split(",") if part.strip()]
+
+
+def parse_versions(presets=None, methods=None, ensemble: str | None = None, encoder: str | None = None,
+                   overrides=()) -> list[Version]:
+    """Versions from CLI-style lists: presets 'v3.0,v3.3' (names or YAML paths), methods
+    'ridge,user-mean', and optionally an ensemble ('cv' or 'equal') of all of them."""
+    versions = []
+    for preset in _split_list(presets):
+        name = Path(preset).stem if preset.endswith((".yaml", ".yml")) else preset
+        versions.append(Version(name, "preset", preset, tuple(overrides), encoder))
+    for method in _split_list(methods):
+        versions.append(Version(method, "method", method, (), encoder))
+    if not versions:
+        raise VatrackError("nothing to compare: give --presets and/or --methods")
+    names = [v.name for v in versions]
+    duplicated = sorted({n for n in names if names.count(n) > 1})
+    if duplicated:
+        raise VatrackError(f"version name(s) given twice: {', '.join(duplicated)}; each version needs its own name")
+    if ensemble:
+        from vatrack.experiments.ensemble import check_mode
+
+        if len(versions) < 2:
+            raise VatrackError("--ensemble needs at least 2 versions to combine")
+        versions.append(Version("ensemble", "ensemble", members=tuple(names), weights=check_mode(ensemble)))
+    return versions
+
+
+# --- cache keys ----------------------------------------------------------------------------------
+
+
+def data_fingerprint(frame: pd.DataFrame) -> str:
+    """A hash of the rows that matter for CV (keys, text, time, labels), order included."""
+    columns = [c for c in ("user_id", "text_id", "text", "timestamp", "is_words", *LABELS) if c in frame.columns]
+    hashed = pd.util.hash_pandas_object(frame[columns], index=False).to_numpy()
+    return hashlib.sha256(hashed.tobytes()).hexdigest()[:16]
+
+
+def config_hash(version: Version, config: dict, fingerprint: str, n_folds: int) -> str:
+    # The name and description do not change a result: two presets that differ only by
+    # name share their runs.
+    essential = {k: v for k, v in config.items() if k not in ("name", "description")}
+    payload = {"format": CACHE_FORMAT, "kind": version.kind, "config": essential, "data": fingerprint, "folds": n_folds}
+    return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def _slug(name: str) -> str:
+    return re.sub(r"[^A-Za-z0-9._+-]+", "_", name).strip("_") or "version"
+
+
+# --- one version's CV runs --------------------------------------------------------------------------
+
+
+@dataclass
+class VersionResult:
+    version: Version
+    config: dict
+    key: str                              # config hash ("" for results built elsewhere)
+    per_fold: pd.DataFrame                # seed, fold, flat metrics, train.*, gap.*, info.*
+    predictions: pd.DataFrame             # out-of-fold predictions with gold, seed, fold
+    histories: pd.DataFrame = field(default_factory=pd.DataFrame)  # seed, fold, epoch, ... (sequence models)
+    folder: Path | None = None
+    weights: pd.DataFrame | None = None   # ensemble: weights per (seed, fold)
+
+    @property
+    def name(self) -> str:
+        return self.version.name
+
+
+class _Recorded:
+    """Wraps a fold's estimator to keep what its fit produced: history, train CCC, time."""
+
+    def __init__(self, model):
+        self.model = model
+        self.figures: dict = {}
+        self.history = pd.DataFrame()
+
+    def fit(self, train: pd.DataFrame) -> "_Recorded":
+        start = time.perf_counter()
+        self.model.fit(train)
+        self.history = history_of(self.model)
+        self.figures = {"info.fit_time_s": time.perf_counter() - start,
+                        **_train_figures(self.model, train, self.history)}
+        return self
+
+    def predict(self, inputs: pd.DataFrame) -> pd.DataFrame:
+        return self.model.predict(inputs)
+
+
+def history_of(model) -> pd.DataFrame:
+    """Per-epoch history of a fitted estimator: ``history_`` (a DataFrame) if it has one, else
+    the sequence model's ``fit_info["history"]``; empty for models without epochs."""
+    history = getattr(model, "history_", None)
+    if isinstance(history, pd.DataFrame):
+        return history.copy()
+    rows = (getattr(model, "fit_info", None) or {}).get("history")
+    return pd.DataFrame(rows) if rows else pd.DataFrame()
+
+
+def best_epoch_row(history: pd.DataFrame, best_epoch=None) -> pd.Series | None:
+    """The history row of the kept checkpoint: ``best_epoch`` if known, else max val_score, else last."""
+    if history.empty:
+        return None
+    if best_epoch is not None and "epoch" in history and (history["epoch"] == best_epoch).any():
+        return history[history["epoch"] == best_epoch].iloc[0]
+    if "val_score" in history and history["val_score"].notna().any():
+        return history.loc[history["val_score"].idxmax()]
+    return history.iloc[-1]
+
+
+def _train_figures(model, train: pd.DataFrame, history: pd.DataFrame) -> dict:
+    """Train CCC per dimension (and epochs) of a fitted fold model.
+
+    With a history: the seed's definition, train CCC at the kept epoch. Without (baselines):
+    in-sample CCC of the fitted model on its own training rows.
+    """
+    info = getattr(model, "fit_info", None) or {}
+    figures = {}
+    if "epochs_run" in info:
+        figures["info.epochs_run"] = float(info["epochs_run"])
+    row = best_epoch_row(history, info.get("best_epoch"))
+    if row is not None and "train_ccc_valence" in row:
+        figures["info.best_epoch"] = float(row.get("epoch", np.nan))
+        values = [float(row[f"train_ccc_{d}"]) for d in LABELS]
+    else:
+        from vatrack.protocols import strip_labels
+
+        pred = model.predict(strip_labels(train))
+        values = [ccc(pred[f"pred_{d}"].to_numpy(float), train[d].to_numpy(float)) for d in LABELS]
+    figures.update({f"train.{d}.ccc": v for d, v in zip(LABELS, values)})
+    figures["train.avg.ccc"] = float(np.mean(values))
+    return figures
+
+
+def _read_cache(folder: Path) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    def read(name):
+        path = folder / name
+        return pd.read_csv(path, dtype={"user_id": str, "text_id": str}) if path.exists() else pd.DataFrame()
+
+    return read("per_fold.csv"), read("oof_predictions.csv"), read("history.csv")
+
+
+def _find_cached(cache_root: Path, name: str, key: str) -> Path:
+    """This version's folder; an existing folder with the same hash (any name) is reused."""
+    for folder in sorted(cache_root.glob(f"*-{key[:12]}")):
+        try:
+            if json.loads((folder / "version.json").read_text())["hash"] == key:
+                return folder
+        except (OSError, ValueError, KeyError):
+            continue
+    return cache_root / f"{_slug(name)}-{key[:12]}"
+
+
+def run_version(frame: pd.DataFrame, version: Version, n_folds: int, seeds, cache_root=None,
+                fingerprint: str | None = None, on_event: Callable[[str], None] | None = None) -> VersionResult:
+    """CV runs of one version for ``seeds``, reusing cached seeds; saves after every seed."""
+    from vatrack.experiments.cv import run_cv
+
+    say = on_event or (lambda message: None)
+    seeds = [int(s) for s in seeds]
+    config = version.config()
+    fingerprint = fingerprint or data_fingerprint(frame)
+    key = config_hash(version, config, fingerprint, n_folds)
+    folder = _find_cached(Path(cache_root), version.name, key) if cache_root else None
+    per_fold, predictions, histories = _read_cache(folder) if folder and folder.exists() else (pd.DataFrame(),) * 3
+    # A seed counts as cached only when all its folds are there.
+    counts = per_fold.groupby("seed").size() if len(per_fold) else pd.Series(dtype=int)
+    cached = {int(s) for s, n in counts.items() if n == n_folds}
+    todo = [s for s in seeds if s not in cached]
+    if cached & set(seeds):
+        say(f"{version.name}: reusing seed(s) {sorted(cached & set(seeds))} from {folder}")
+    if folder and todo:
+        write_json(folder / "version.json", {"name": version.name, "kind": version.kind, "source": version.source,
+                                             "hash": key, "data": fingerprint, "folds": n_folds, "config": config})
+    make = version.factory() if todo else None
+    for seed in todo:
+        recorders: list[_Recorded] = []
+
+        def make_recorded(s, _make=make, _recorders=recorders):
+            recorder = _Recorded(_make(s))
+            _recorders.append(recorder)
+            return recorder
+
+        def progress(row):
+            v, a = (row.get(f"all.{d}.r_composite", float("nan")) for d in LABELS)
+            say(f"{version.name} seed {row['seed']} fold {row['fold']}: composite r V {v:.3f} A {a:.3f}")
+
+        result = run_cv(frame, make_recorded, n_folds=n_folds, seeds=[seed], on_fold=progress)
+        # run_cv builds one estimator per fold, in fold order: recorder i is fold i.
+        rows = result.per_fold.copy()
+        extra = pd.DataFrame([r.figures for r in recorders], index=rows.index)
+        rows = pd.concat([rows, extra], axis=1)
+        if "train.avg.ccc" in rows and "all.avg.ccc" in rows:
+            rows["gap.avg.ccc"] = rows["train.avg.ccc"] - rows["all.avg.ccc"]
+        runs_history = [r.history.assign(seed=seed, fold=fold) for fold, r in zip(rows["fold"], recorders) if not r.history.empty]
+        per_fold = pd.concat([per_fold[per_fold["seed"] != seed] if len(per_fold) else per_fold, rows], ignore_index=True)
+        predictions = pd.concat([predictions[predictions["seed"] != seed] if len(predictions) else predictions,
+                                 result.predictions], ignore_index=True)
+        if runs_history:
+            histories = pd.concat([histories[histories["seed"] != seed] if len(histories) else histories, *runs_history],
+                                  ignore_index=True)
+        if folder:
+            write_csv(folder / "per_fold.csv", per_fold)
+            write_csv(folder / "oof_predictions.csv", predictions)
+            if len(histories):
+                write_csv(folder / "history.csv", histories)
+    def wanted(f: pd.DataFrame) -> pd.DataFrame:
+        # The cache may hold more seeds than asked for; pairs must use the same seeds everywhere.
+        return f[f["seed"].isin(seeds)].sort_values(["seed", "fold"], kind="stable").reset_index(drop=True) if len(f) else f
+
+    return VersionResult(version, config, key, wanted(per_fold), wanted(predictions), wanted(histories), folder)
+
+
+def ensemble_result(version: Version, members: list[VersionResult]) -> VersionResult:
+    """An ensemble version scored from its members' out-of-fold predictions (see ensemble.py)."""
+    from vatrack.experiments.ensemble import cv_ensemble
+
+    per_fold, predictions, weights = cv_ensemble({m.name: m.predictions for m in members}, version.weights)
+    return VersionResult(version, version.config(), "", per_fold, predictions, weights=weights)
+
+
+def load_version_folder(folder) -> VersionResult:
+    """A cached version folder, or any folder with per_fold.csv (e.g. `vatrack cv --out`)."""
+    folder = Path(folder)
+    if not (folder / "per_fold.csv").exists():
+        raise VatrackError(f"{folder}: no per_fold.csv here; pass a folder written by `vatrack cv --out` or `vatrack compare`")
+    per_fold, predictions, histories = _read_cache(folder)
+    meta = {}
+    if (folder / "version.json").exists():
+        meta = json.loads((folder / "version.json").read_text(encoding="utf-8"))
+    version = Version(meta.get("name", folder.name), meta.get("kind", "method"), meta.get("source", ""))
+    return VersionResult(version, meta.get("config", {}), meta.get("hash", ""), per_fold, predictions, histories, folder)
+
+
+# --- statistics across versions ----------------------------------------------------------------------
+
+
+def metric_stats(per_fold: pd.DataFrame, metric: str, seed: int = 0) -> dict:
+    """mean, std, 95% bootstrap CI and n of one metric over (seed, fold) runs (NaN dropped)."""
+    values = per_fold[metric].dropna().to_numpy(float) if metric in per_fold else np.array([])
+    if values.size == 0:
+        return {"mean": math.nan, "std": math.nan, "ci_low": math.nan, "ci_high": math.nan, "n": 0}
+    low, high = bootstrap_ci(values, seed=seed)
+    std = float(values.std(ddof=1)) if values.size > 1 else math.nan
+    return {"mean": float(values.mean()), "std": std, "ci_low": low, "ci_high": high, "n": int(values.size)}
+
+
+def paired_test(a: pd.DataFrame, b: pd.DataFrame, metric: str, alpha: float = ALPHA) -> dict:
+    """Delta a − b over shared (seed, fold) pairs: paired bootstrap CI, Wilcoxon p, verdict."""
+    empty = {"delta": math.nan, "ci_low": math.nan, "ci_high": math.nan, "p_bootstrap": math.nan,
+             "p_wilcoxon": math.nan, "n_pairs": 0, "verdict": "n/a (no shared runs)"}
+    if metric not in a or metric not in b:
+        return empty
+    joined = a[["seed", "fold", metric]].merge(b[["seed", "fold", metric]], on=["seed", "fold"], suffixes=("_a", "_b")).dropna()
+    n = len(joined)
+    if n == 0:
+        return empty
+    x, y = joined[f"{metric}_a"].to_numpy(float), joined[f"{metric}_b"].to_numpy(float)
+    boot = paired_bootstrap(x, y)
+    result = {"delta": boot["delta"], "ci_low": boot["ci_low"], "ci_high": boot["ci_high"],
+              "p_bootstrap": boot["p_value"], "n_pairs": n}
+    if n < 2:
+        return {**result, "p_wilcoxon": math.nan, "verdict": "n/a (1 pair)"}
+    result["p_wilcoxon"] = wilcoxon_paired(x, y)["p_value"]
+    excludes_zero = boot["ci_low"] > 0 or boot["ci_high"] < 0
+    if excludes_zero and result["p_wilcoxon"] < alpha:
+        sign = direction(metric) * np.sign(boot["delta"])
+        result["verdict"] = "significant" + {1: " (better)", -1: " (worse)"}.get(int(sign), "")
+    else:
+        result["verdict"] = "within noise"
+    return result
+
+
+# Flat metric names a target may use: what run_version writes per fold.
+_METRIC_NAME = re.compile(r"^(all|seen|unseen)\.(valence|arousal)\.(r_composite|r_within|r_between|ccc|rmse|mae)$"
+                          r"|^(all|seen|unseen)\.avg\.(r_composite|ccc)$|^train\.(valence|arousal|avg)\.ccc$|^gap\.avg\.ccc$")
+
+
+def load_targets(path) -> list[dict]:
+    """targets.yaml: a list (or {targets: [...]}) of {name, metric, threshold[, direction, version]}."""
+    path = Path(path)
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise VatrackError(f"{path}: targets file not found") from None
+    except (yaml.YAMLError, UnicodeDecodeError):
+        raise VatrackError(f"{path}: not a readable YAML file; write a list of {{name, metric, threshold}}") from None
+    items = raw.get("targets") if isinstance(raw, dict) else raw
+    if not isinstance(items, list) or not items:
+        raise VatrackError(f"{path}: expected a list of targets (name, metric, threshold)")
+    targets = []
+    for i, item in enumerate(items, 1):
+        if not isinstance(item, dict):
+            raise VatrackError(f"{path}, target {i}: expected a mapping with name, metric, threshold")
+        missing = [k for k in ("name", "metric", "threshold") if k not in item]
+        unknown = sorted(set(item) - {"name", "metric", "threshold", "direction", "version"})
+        if missing:
+            raise VatrackError(f"{path}, target {i}: missing key(s) {', '.join(missing)}")
+        if unknown:
+            raise VatrackError(f"{path}, target {i}: unknown key(s) {', '.join(unknown)}; use name, metric, threshold, direction, version")
+        if isinstance(item["threshold"], bool) or not isinstance(item["threshold"], (int, float)):
+            raise VatrackError(f"{path}, target {i}: threshold must be a number (got {item['threshold']!r})")
+        if not _METRIC_NAME.match(str(item["metric"])):
+            raise VatrackError(f"{path}, target {i}: unknown metric '{item['metric']}'; use a flat name such as "
+                               "all.valence.r_composite, all.avg.ccc, seen.arousal.r_within, all.valence.rmse, gap.avg.ccc")
+        if item.get("direction", ">=") not in (">=", "<="):
+            raise VatrackError(f"{path}, target {i}: direction must be '>=' or '<=' (got {item['direction']!r})")
+        targets.append({**item, "name": str(item["name"]), "metric": str(item["metric"]), "threshold": float(item["threshold"])})
+    return targets
+
+
+def evaluate_targets(targets: list[dict], stats: pd.DataFrame, default_version: str) -> pd.DataFrame:
+    """Pass/miss of each target on its version's mean; also whether the 95% CI clears it."""
+    rows = []
+    known = set(stats["metric"])
+    for target in targets:
+        metric = target["metric"]
+        if metric not in known:
+            sample = ", ".join(m for m in COMPARE_METRICS if m in known)
+            raise VatrackError(f"target '{target['name']}': unknown metric '{metric}'; use a flat name such as {sample}")
+        version = target.get("version") or default_version
+        row = stats[(stats["version"] == version) & (stats["metric"] == metric)]
+        if row.empty:
+            raise VatrackError(f"target '{target['name']}': no version named '{version}' in this comparison")
+        row = row.iloc[0]
+        sense = target.get("direction") or (">=" if direction(metric) >= 0 else "<=")
+        sign = 1.0 if sense == ">=" else -1.0
+        delta = row["mean"] - target["threshold"]
+        met = bool(sign * delta >= 0)
+        bound = row["ci_low"] if sense == ">=" else row["ci_high"]
+        rows.append({"name": target["name"], "version": version, "metric": metric, "direction": sense,
+                     "threshold": target["threshold"], "mean": row["mean"], "std": row["std"], "ci_low": row["ci_low"],
+                     "ci_high": row["ci_high"], "delta": delta, "status": "pass" if met else "miss",
+                     "ci_clears": bool(not math.isnan(bound) and sign * (bound - target["threshold"]) >= 0)})
+    return pd.DataFrame(rows)
+
+
+def _cell(value) -> str:
+    if isinstance(value, (list, tuple, dict)):
+        return json.dumps(value)
+    return str(value)
+
+
+def config_diff(configs: dict[str, dict]) -> tuple[pd.DataFrame, int]:
+    """(key, value per version) for keys whose values differ; and how many keys agree."""
+    keys = list(dict.fromkeys(k for c in configs.values() for k in c))
+    rows, same = [], 0
+    for key in keys:
+        if key in ("name", "description"):
+            continue
+        values = [_cell(c[key]) if key in c else "—" for c in configs.values()]
+        if len(set(values)) > 1:
+            rows.append({"key": key, **dict(zip(configs, values))})
+        else:
+            same += 1
+    return pd.DataFrame(rows, columns=["key", *configs]), same
+
+
+# --- epochs ----------------------------------------------------------------------------------------------
+
+EPOCH_COLUMNS = ("train_loss", "val_loss", "train_ccc_avg", "val_ccc_valence", "val_ccc_arousal", "val_ccc_avg",
+                 "val_r_composite_avg", "gap_ccc", "lr")
+
+
+def epoch_rows(histories: pd.DataFrame) -> pd.DataFrame:
+    """Per run (seed, fold): its first epoch, peak-validation-CCC epoch, best (kept) epoch and
+    last epoch, tagged in ``which``. Averaging these per tag compares like with like across
+    runs that stopped at different epochs."""
+    if histories.empty:
+        return pd.DataFrame()
+    picks = []
+    for (_, _), run in histories.groupby(["seed", "fold"], sort=True):
+        run = run.sort_values("epoch")
+        chosen = {"first": run.iloc[0], "last": run.iloc[-1]}
+        if "val_ccc_avg" in run and run["val_ccc_avg"].notna().any():
+            chosen["peak val CCC"] = run.loc[run["val_ccc_avg"].idxmax()]
+        best = best_epoch_row(run)
+        if best is not None:
+            chosen["best (kept)"] = best
+        for which, row in chosen.items():
+            picks.append({"which": which, **row.to_dict()})
+    order = {"first": 0, "peak val CCC": 1, "best (kept)": 2, "last": 3}
+    frame = pd.DataFrame(picks)
+    return frame.assign(_order=frame["which"].map(order)).sort_values(["_order", "seed", "fold"]).drop(columns="_order")
+
+
+def epoch_summary(histories: pd.DataFrame) -> pd.DataFrame:
+    """Mean and std per tag of :func:`epoch_rows` (columns <name>_mean / <name>_std)."""
+    rows = epoch_rows(histories)
+    if rows.empty:
+        return rows
+    columns = ["epoch", *[c for c in EPOCH_COLUMNS if c in rows]]
+    grouped = rows.groupby("which", sort=False)[columns]
+    out = grouped.mean().add_suffix("_mean").join(grouped.std(ddof=1).add_suffix("_std"))
+    out["runs"] = grouped.size()
+    return out.reset_index()
+
+
+def mean_curves(histories: pd.DataFrame) -> pd.DataFrame:
+    """Per epoch, mean and std over runs of every numeric history column, and how many runs
+    reached that epoch (early stopping makes later epochs rarer)."""
+    if histories.empty:
+        return pd.DataFrame()
+    numeric = [c for c in histories.columns if c not in ("seed", "fold", "epoch") and pd.api.types.is_numeric_dtype(histories[c])]
+    grouped = histories.groupby("epoch")[numeric]
+    out = grouped.mean().add_suffix("_mean").join(grouped.std(ddof=1).add_suffix("_std"))
+    out["runs"] = histories.groupby("epoch").size()
+    return out.reset_index()
+
+
+def overfitting_note(histories: pd.DataFrame) -> str:
+    """One paragraph on where validation peaks vs where training goes, from the runs' histories."""
+    rows = epoch_rows(histories)
+    if rows.empty or "val_ccc_avg" not in rows or "train_ccc_avg" not in rows:
+        return ""
+    by = rows.groupby("which")
+    mean = lambda which, col: float(by.get_group(which)[col].mean()) if which in by.groups and col in rows else math.nan  # noqa: E731
+    first_t, last_t = mean("first", "train_ccc_avg"), mean("last", "train_ccc_avg")
+    peak_v, last_v = mean("peak val CCC", "val_ccc_avg"), mean("last", "val_ccc_avg")
+    peak_e, last_e = mean("peak val CCC", "epoch"), mean("last", "epoch")
+    gap_best, gap_last = mean("best (kept)", "gap_ccc"), mean("last", "gap_ccc")
+    text = (f"Train CCC (avg) goes from {first_t:.3f} at the first epoch to {last_t:.3f} at the last "
+            f"(epoch {last_e:.1f} on average), while validation CCC peaks at {peak_v:.3f} around epoch {peak_e:.1f} "
+            f"and ends at {last_v:.3f}.")
+    if not math.isnan(gap_best):
+        text += f" The train–validation gap is {gap_best:.3f} at the kept epoch and {gap_last:.3f} at the last."
+    if last_t - first_t > 0.05 and peak_v - last_v > 0.01:
+        text += (" Training keeps improving after validation peaks: the later epochs overfit, and the kept "
+                 "(best-validation) checkpoint is what the CV figures use.")
+    elif peak_v - last_v <= 0.01:
+        text += " Validation does not fall off after its peak: no clear overfitting within these epochs."
+    return text
+
+
+# --- the comparison ------------------------------------------------------------------------------------------
+
+
+@dataclass
+class Comparison:
+    results: list[VersionResult]
+    reference: str
+    best: str
+    stats: pd.DataFrame       # version, metric, mean, std, ci_low, ci_high, n  (every per-fold metric)
+    tests: pd.DataFrame       # version, metric, delta, ci_low, ci_high, p_bootstrap, p_wilcoxon, n_pairs, verdict
+    targets: pd.DataFrame     # see evaluate_targets
+    config_diff: pd.DataFrame
+    same_keys: int
+    meta: dict = field(default_factory=dict)
+
+    def result(self, name: str) -> VersionResult:
+        return next(r for r in self.results if r.name == name)
+
+    def stat(self, version: str, metric: str) -> dict:
+        row = self.stats[(self.stats["version"] == version) & (self.stats["metric"] == metric)]
+        return row.iloc[0].to_dict() if len(row) else {"mean": math.nan, "std": math.nan, "ci_low": math.nan, "ci_high": math.nan, "n": 0}
+
+    def summary(self, base=None) -> dict:
+        """The JSON written as summary.json (plain types; NaN becomes null). Cache folders are
+        written relative to ``base`` (the report folder) when inside it, so the folder can move."""
+        def clean(value):
+            if isinstance(value, float) and math.isnan(value):
+                return None
+            if isinstance(value, (np.floating, np.integer, np.bool_)):
+                return clean(value.item())
+            return value
+
+        versions = {}
+        for r in self.results:
+            part = self.stats[self.stats["version"] == r.name]
+            versions[r.name] = {
+                "kind": r.version.kind, "source": r.version.source, "hash": r.key,
+                "cache_dir": _portable(r.folder, base), "runs": int(len(r.per_fold)),
+                "config": r.config,
+                "metrics": {row.metric: {k: clean(getattr(row, k)) for k in ("mean", "std", "ci_low", "ci_high", "n")}
+                            for row in part.itertuples()},
+            }
+            if r.weights is not None:
+                versions[r.name]["weights_mean"] = {k: clean(v) for k, v in r.weights.drop(columns=["seed", "fold"]).mean().items()}
+        comparisons = {}
+        for row in self.tests.itertuples():
+            comparisons.setdefault(row.version, {})[row.metric] = {
+                k: clean(getattr(row, k))
+                for k in ("delta", "ci_low", "ci_high", "p_bootstrap", "p_wilcoxon", "n_pairs", "verdict")}
+        return {
+            **self.meta, "reference": self.reference, "best": self.best, "headline": HEADLINE,
+            "order": [r.name for r in self.results],
+            "versions": versions, "comparisons_vs_reference": comparisons,
+            "targets": [{k: clean(v) for k, v in row.items()} for row in self.targets.to_dict(orient="records")],
+        }
+
+
+def compare_results(results: list[VersionResult], reference: str | None = None, targets: list[dict] | None = None,
+                    alpha: float = ALPHA, meta: dict | None = None) -> Comparison:
+    """Statistics, paired tests against ``reference`` (default: the first version), targets."""
+    if not results:
+        raise VatrackError("nothing to compare")
+    names = [r.name for r in results]
+    reference = reference or names[0]
+    if reference not in names:
+        raise VatrackError(f"--reference '{reference}' is not one of the versions: {', '.join(names)}")
+    stats_rows = []
+    for r in results:
+        metrics = [c for c in r.per_fold.columns if c not in ("seed", "fold")]
+        for metric in metrics:
+            stats_rows.append({"version": r.name, "metric": metric, **metric_stats(r.per_fold, metric)})
+    stats = pd.DataFrame(stats_rows, columns=["version", "metric", "mean", "std", "ci_low", "ci_high", "n"])
+    base = next(r for r in results if r.name == reference)
+    tests = pd.DataFrame([{"version": r.name, "metric": m, **paired_test(r.per_fold, base.per_fold, m, alpha)}
+                          for r in results if r.name != reference for m in COMPARE_METRICS
+                          if m in r.per_fold and m in base.per_fold],
+                         columns=["version", "metric", "delta", "ci_low", "ci_high", "p_bootstrap", "p_wilcoxon",
+                                  "n_pairs", "verdict"])
+    headline = stats[stats["metric"] == HEADLINE].set_index("version")["mean"].reindex(names)
+    best = headline.idxmax() if headline.notna().any() else names[0]
+    target_table = evaluate_targets(targets if targets is not None else DEFAULT_TARGETS, stats, best)
+    # Presets share one schema, so their diff is the "changes from v3.0" table; baselines and
+    # ensembles have configs of their own shape and join the diff only without two presets.
+    presets = {r.name: r.config for r in results if r.version.kind == "preset"}
+    diff, same = config_diff(presets if len(presets) >= 2 else {r.name: r.config for r in results})
+    return Comparison(results, reference, best, stats, tests, target_table, diff, same,
+                      {"alpha": alpha, **(meta or {})})
+
+
+def run_comparison(frame: pd.DataFrame, versions: list[Version], out_dir, n_folds: int = 5, seeds=(0, 1, 2),
+                   reference: str | None = None, targets: list[dict] | None = None, cache_dir=None,
+                   alpha: float = ALPHA, on_event: Callable[[str], None] | None = None, data_label: str = "",
+                   command: str | None = None) -> Comparison:
+    """Run (or reuse) every version's CV, compare, write OUT/summary.json. Returns the comparison."""
+    out_dir = Path(out_dir)
+    cache_root = Path(cache_dir) if cache_dir else out_dir / "cache"
+    fingerprint = data_fingerprint(frame)
+    for v in versions:
+        v.config()  # every version validated before the first (possibly long) run
+    names = [v.name for v in versions]
+    if reference is not None and reference not in names:
+        raise VatrackError(f"--reference '{reference}' is not one of the versions: {', '.join(names)}")
+    for target in targets or []:
+        if target.get("version") and target["version"] not in names:
+            raise VatrackError(f"target '{target['name']}': no version named '{target['version']}'; versions: {', '.join(names)}")
+    results: dict[str, VersionResult] = {}
+    started = time.perf_counter()
+    for v in versions:
+        if v.kind != "ensemble":
+            results[v.name] = run_version(frame, v, n_folds, seeds, cache_root, fingerprint, on_event)
+    for v in versions:
+        if v.kind == "ensemble":
+            results[v.name] = ensemble_result(v, [results[m] for m in v.members])
+    meta = {"data": data_label, "data_fingerprint": fingerprint, "rows": int(len(frame)),
+            "users": int(frame["user_id"].nunique()), "folds": n_folds, "seeds": [int(s) for s in seeds],
+            "cache_dir": _portable(cache_root, out_dir), "wall_time_s": round(time.perf_counter() - started, 1),
+            "command": command, "default_targets": targets is None}
+    comparison = compare_results([results[v.name] for v in versions], reference, targets, alpha, meta)
+    write_json(out_dir / "summary.json", comparison.summary(out_dir))
+    return comparison
+
+
+def _portable(folder, base) -> str | None:
+    if folder is None:
+        return None
+    folder = Path(folder).resolve()
+    if base is not None and folder.is_relative_to(Path(base).resolve()):
+        return folder.relative_to(Path(base).resolve()).as_posix()
+    return str(folder)
+
+
+def prepare_compare_dir(out_dir, force: bool = False) -> Path:
+    """An empty folder, or a previous comparison's folder (its cache is reused); anything
+    else needs ``force``, which empties it."""
+    from vatrack.io import prepare_run_dir
+
+    out_dir = Path(out_dir)
+    if out_dir.exists() and any(out_dir.iterdir()):
+        if (out_dir / "summary.json").exists() or (out_dir / "cache").is_dir():
+            return out_dir
+    return prepare_run_dir(out_dir, force=force)
+
+
+def reload_comparison(out_dir, targets: list[dict] | None = None) -> Comparison:
+    """Rebuild a comparison from OUT/summary.json and its cached runs (no training)."""
+    out_dir = Path(out_dir)
+    try:
+        summary = json.loads((out_dir / "summary.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        raise VatrackError(f"{out_dir}: no readable summary.json; run `vatrack compare --out {out_dir}` first") from None
+    results, members = [], {}
+    seeds = summary.get("seeds")
+    keep = lambda f: f[f["seed"].isin(seeds)].reset_index(drop=True) if seeds and len(f) else f  # noqa: E731
+    order = summary.get("order") or list(summary["versions"])
+    # Members before ensembles, then back to the original order.
+    for name in sorted(order, key=lambda n: summary["versions"][n]["kind"] == "ensemble"):
+        info = summary["versions"][name]
+        if info["kind"] == "ensemble":
+            version = Version(name, "ensemble", members=tuple(info["config"]["ensemble_of"]), weights=info["config"]["weights"])
+            results.append(ensemble_result(version, [members[m] for m in version.members]))
+            continue
+        folder = out_dir / info["cache_dir"] if info.get("cache_dir") else None  # absolute paths stay absolute
+        if folder is None or not folder.exists():
+            raise VatrackError(f"{out_dir}: cached runs of '{name}' are gone ({info.get('cache_dir')}); rerun `vatrack compare`")
+        loaded = load_version_folder(folder)
+        result = VersionResult(Version(name, info["kind"], info.get("source", "")), info["config"], info["hash"],
+                               keep(loaded.per_fold), keep(loaded.predictions), keep(loaded.histories), loaded.folder)
+        members[name] = result
+        results.append(result)
+    if targets is None:
+        targets = [{k: t[k] for k in ("name", "metric", "threshold", "direction", "version") if t.get(k) is not None}
+                   for t in summary.get("targets", [])]
+    results.sort(key=lambda r: order.index(r.name))
+    meta = {k: summary.get(k) for k in ("data", "data_fingerprint", "rows", "users", "folds", "seeds", "cache_dir",
+                                        "wall_time_s", "command", "default_targets")}
+    return compare_results(results, summary.get("reference"), targets, summary.get("alpha", ALPHA), meta)

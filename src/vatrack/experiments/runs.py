@@ -1,0 +1,98 @@
+"""One training run in one folder, and predictions from it.
+
+``train_run`` writes RUN_DIR:
+
+    config.yaml        the resolved configuration (a valid preset: --preset RUN_DIR/config.yaml)
+    history.csv        one row per epoch (losses, CCC, composite r, RMSE, MAE, gap, lr, ...)
+    metrics.json       run facts + validation figures of the best epoch (seen/unseen)
+    checkpoints/       Lightning's best (or last, with --val none) checkpoint
+    model/             the bundle ``predict_run`` / vatrack.models.load_model reads
+
+Under DDP, Lightning re-runs the command in one process per extra device; those processes
+train but never write (only global rank 0 prepares the folder and writes files).
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import sys
+from pathlib import Path
+
+from vatrack.errors import VatrackError
+from vatrack.io import prepare_run_dir, write_json, write_text
+
+
+def launcher_rank() -> int:
+    """Rank of this process as set by Lightning's launcher for the processes it starts (else 0)."""
+    return max(int(os.environ.get("LOCAL_RANK", "0") or 0), int(os.environ.get("NODE_RANK", "0") or 0))
+
+
+def train_run(data_path, preset="v3.3", out="runs/train", *, encoder: str | None = None, seed: int = 0,
+              overrides=None, val: str = "cv", mode: str | None = None, force: bool = False,
+              accelerator: str | None = None, devices=None, strategy: str | None = None, num_nodes: int | None = None,
+              progress: bool = True) -> dict:
+    """Train the sequence model on a labelled CSV; returns the metrics written to metrics.json."""
+    from vatrack.data import load_diary
+    from vatrack.experiments.presets import config_yaml, resolve_config
+    from vatrack.models.sequence import SequenceRegressor
+
+    if val not in ("cv", "none"):
+        raise VatrackError(f"--val must be cv or none (got '{val}')")
+    config = resolve_config(preset, encoder=encoder, mode=mode, overrides=overrides)
+    train = load_diary(data_path, require_labels=True)
+    out = Path(out)
+    writer = launcher_rank() == 0
+    if writer:
+        prepare_run_dir(out, force=force)
+        write_text(out / "config.yaml", config_yaml(config))
+    trainer = {"accelerator": accelerator, "devices": _devices(devices), "strategy": strategy, "num_nodes": num_nodes}
+    model = SequenceRegressor(config, seed=seed, val=val, trainer=trainer, run_dir=out, progress=progress and writer)
+    model.fit(train)
+    info = model.fit_info
+    if not writer or info.get("global_rank", 0) != 0:
+        return {}
+    model.save(out / "model")
+    metrics = {
+        "run": {"preset": config.name, "seed": seed, "val": val, "encoder": config.encoder,
+                "encoder_mode": config.encoder_mode, "data": str(data_path), "rows": len(train),
+                "users": int(train["user_id"].nunique()), "trainer": {k: v for k, v in trainer.items() if v},
+                "command": " ".join(["vatrack", *sys.argv[1:]]) if sys.argv and "vatrack" in sys.argv[0] else None,
+                "python": platform.python_version()},
+        **{k: v for k, v in info.items() if k not in ("history", "checkpoint")},
+        "checkpoint": os.path.relpath(info["checkpoint"], out) if info.get("checkpoint") else None,
+        "last_epoch": info["history"][-1] if info.get("history") else None,
+    }
+    write_json(out / "metrics.json", metrics)
+    return metrics
+
+
+def _devices(devices):
+    """'2' -> 2, 'auto' stays, None stays: Lightning's own spellings pass through."""
+    if devices is None or isinstance(devices, int):
+        return devices
+    text = str(devices).strip()
+    return int(text) if text.isdigit() else text
+
+
+def load_run_model(run_dir):
+    """The model bundle of a run folder (RUN_DIR/model) or of a bundle folder itself."""
+    from vatrack.models import load_model
+
+    run_dir = Path(run_dir)
+    if not run_dir.exists():
+        raise VatrackError(f"{run_dir}: run folder not found")
+    folder = run_dir / "model" if (run_dir / "model").is_dir() else run_dir
+    return load_model(folder)
+
+
+def predict_run(run_dir, data_path, out) -> Path:
+    """Predict every row of ``data_path`` (labels, if any, are dropped first) into the official file."""
+    from vatrack.data import load_diary
+    from vatrack.evaluation.submission import write_submission
+    from vatrack.protocols import strip_labels
+
+    model = load_run_model(run_dir)
+    inputs = strip_labels(load_diary(data_path))
+    predictions = model.predict(inputs)
+    return write_submission(predictions, "subtask1", out, expected_keys=inputs[["user_id", "text_id"]])

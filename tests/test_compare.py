@@ -1,0 +1,209 @@
+"""vatrack.experiments.compare: paired statistics and verdicts, targets, config diff, the
+per-version cache, and `vatrack compare` end to end on synthetic data."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from vatrack.errors import VatrackError
+from vatrack.experiments.compare import (
+    HEADLINE,
+    Version,
+    VersionResult,
+    compare_results,
+    config_diff,
+    config_hash,
+    data_fingerprint,
+    load_targets,
+    paired_test,
+    parse_versions,
+    prepare_compare_dir,
+    run_version,
+)
+
+from conftest import run_cli
+
+@pytest.fixture(autouse=True)
+def _one_thread():
+    # Two pytest workers share two cores: one torch thread each.
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+METRICS = [HEADLINE, "all.valence.r_composite", "all.arousal.r_composite", "all.valence.rmse"]
+
+
+def synthetic_runs(name: str, base: np.ndarray, shift: float = 0.0, noise: float = 0.0, seed: int = 0) -> VersionResult:
+    """Per-fold figures for 3 seeds × 3 folds: ``base`` + ``shift`` + noise."""
+    rng = np.random.default_rng(seed)
+    keys = pd.DataFrame([(s, f) for s in range(3) for f in range(3)], columns=["seed", "fold"])
+    values = base + shift + rng.normal(0.0, noise, size=base.shape) if noise else base + shift
+    per_fold = keys.assign(**{m: values[:, j] for j, m in enumerate(METRICS)})
+    per_fold["all.valence.rmse"] = 1.0 - per_fold[HEADLINE]  # lower is better, moves against r
+    return VersionResult(Version(name, "method", name), {"method": name}, "", per_fold, pd.DataFrame())
+
+
+@pytest.fixture(scope="module")
+def base_scores():
+    # Fold-to-fold spread (0.08) much larger than the planted effect (0.03): only pairing finds it.
+    return np.random.default_rng(42).normal(0.45, 0.08, size=(9, len(METRICS)))
+
+
+def test_planted_difference_is_significant_and_identical_versions_within_noise(base_scores):
+    ref = synthetic_runs("ref", base_scores)
+    better = synthetic_runs("better", base_scores, shift=0.03, noise=0.005, seed=1)
+    worse = synthetic_runs("worse", base_scores, shift=-0.03, noise=0.005, seed=2)
+    same = synthetic_runs("same", base_scores)
+    noisy = synthetic_runs("noisy", base_scores, noise=0.08, seed=3)  # no true difference, much noise
+    comparison = compare_results([ref, better, worse, same, noisy], reference="ref")
+    verdict = comparison.tests.set_index(["version", "metric"])["verdict"]
+    assert verdict["better", HEADLINE] == "significant (better)"
+    assert verdict["worse", HEADLINE] == "significant (worse)"
+    assert verdict["better", "all.valence.rmse"] == "significant (better)"   # RMSE fell
+    assert verdict["same", HEADLINE] == "within noise"
+    assert verdict["noisy", HEADLINE] == "within noise"
+    row = comparison.tests.set_index(["version", "metric"]).loc[("better", HEADLINE)]
+    assert row["n_pairs"] == 9 and row["delta"] == pytest.approx(0.03, abs=0.005)
+    assert row["ci_low"] > 0 and row["p_wilcoxon"] < 0.05
+    # The unpaired intervals of ref and better overlap: a naive comparison would call this noise.
+    ref_stat, better_stat = comparison.stat("ref", HEADLINE), comparison.stat("better", HEADLINE)
+    assert better_stat["ci_low"] < ref_stat["ci_high"]
+    assert comparison.best == "better"
+
+
+def test_paired_test_uses_only_shared_seed_fold_pairs(base_scores):
+    a = synthetic_runs("a", base_scores).per_fold
+    b = synthetic_runs("b", base_scores, shift=0.1).per_fold.iloc[:1]
+    result = paired_test(a, b, HEADLINE)
+    assert result["n_pairs"] == 1 and result["verdict"] == "n/a (1 pair)"
+    assert paired_test(a, b.iloc[:0], HEADLINE)["verdict"].startswith("n/a")
+
+
+def test_targets_pass_miss_and_clear_errors(tmp_path, base_scores):
+    path = tmp_path / "targets.yaml"
+    path.write_text("- {name: easy, metric: all.avg.r_composite, threshold: 0.2}\n"
+                    "- {name: hard, metric: all.avg.r_composite, threshold: 0.9}\n"
+                    "- {name: low rmse, metric: all.valence.rmse, threshold: 0.9}\n")
+    targets = load_targets(path)
+    comparison = compare_results([synthetic_runs("ref", base_scores)], targets=targets)
+    status = comparison.targets.set_index("name")
+    assert status.loc["easy", "status"] == "pass" and status.loc["easy", "ci_clears"]
+    assert status.loc["hard", "status"] == "miss" and status.loc["hard", "delta"] < 0
+    assert status.loc["low rmse", "direction"] == "<=" and status.loc["low rmse", "status"] == "pass"
+    for text, message in [("- {name: x, metric: all.avg.bogus, threshold: 1}\n", "unknown metric"),
+                          ("- {name: x, metric: all.avg.ccc, threshold: high}\n", "threshold must be a number"),
+                          ("- {name: x, metric: all.avg.ccc}\n", "missing key"),
+                          ("- {name: x, metric: all.avg.ccc, threshold: 1, colour: red}\n", "unknown key")]:
+            path.write_text(text)
+            with pytest.raises(VatrackError, match=message):
+                load_targets(path)
+
+
+def test_config_diff_lists_only_differing_keys():
+    diff, same = config_diff({"v3.0": {"name": "v3.0", "lr": 8e-5, "fusion": [512, 256], "dropout": 0.2},
+                              "v3.4": {"name": "v3.4", "lr": 8e-5, "fusion": [512, 256], "dropout": 0.3}})
+    assert diff.to_dict(orient="records") == [{"key": "dropout", "v3.0": "0.2", "v3.4": "0.3"}]
+    assert same == 2  # lr, fusion; the name never counts
+
+
+def test_versions_are_validated_before_any_run():
+    with pytest.raises(VatrackError, match="unknown method"):
+        parse_versions(methods="user-mean,telepathy")[1].config()
+    with pytest.raises(VatrackError, match="twice"):
+        parse_versions(methods="mean,mean")
+    with pytest.raises(VatrackError, match="nothing to compare"):
+        parse_versions()
+    versions = parse_versions(presets="v3.3", methods="mean", ensemble="equal")
+    assert [v.kind for v in versions] == ["preset", "method", "ensemble"]
+    assert versions[-1].members == ("v3.3", "mean")
+
+
+def test_cache_key_ignores_the_name_but_not_config_or_data(synthetic_split):
+    frame = synthetic_split[0]
+    fp = data_fingerprint(frame)
+    a, b = Version("a", "method", "mean"), Version("b", "method", "mean")
+    assert config_hash(a, {"method": "mean", "name": "a"}, fp, 5) == config_hash(b, {"method": "mean", "name": "b"}, fp, 5)
+    assert config_hash(a, {"method": "mean"}, fp, 5) != config_hash(a, {"method": "user-mean"}, fp, 5)
+    assert config_hash(a, {"method": "mean"}, fp, 5) != config_hash(a, {"method": "mean"}, fp, 3)
+    changed = frame.assign(valence=frame["valence"].where(frame.index != 0, -frame["valence"].iloc[0] + 0.5))
+    assert data_fingerprint(changed) != fp
+
+
+def test_cache_reuses_seeds_and_runs_only_new_ones(tmp_path, synthetic_split):
+    frame = synthetic_split[0]
+    version = Version("user-mean", "method", "user-mean")
+    events: list[str] = []
+    first = run_version(frame, version, 2, [0], tmp_path, on_event=events.append)
+    assert any("seed 0 fold 1" in e for e in events)
+    assert {"train.avg.ccc", "gap.avg.ccc", "info.fit_time_s", HEADLINE} <= set(first.per_fold.columns)
+    events.clear()
+    second = run_version(frame, version, 2, [0, 1], tmp_path, on_event=events.append)
+    assert any("reusing seed(s) [0]" in e for e in events)
+    assert not any("seed 0 fold" in e for e in events) and any("seed 1 fold 0" in e for e in events)
+    pd.testing.assert_frame_equal(second.per_fold[second.per_fold["seed"] == 0].reset_index(drop=True),
+                                  first.per_fold, check_dtype=False)
+    assert sorted(second.predictions["seed"].unique()) == [0, 1]
+    # The same configuration under another name shares the folder; asking for fewer seeds uses a subset.
+    events.clear()
+    alias = run_version(frame, Version("alias", "method", "user-mean"), 2, [1], tmp_path, on_event=events.append)
+    assert alias.folder == second.folder and list(alias.per_fold["seed"].unique()) == [1]
+    assert not any("fold" in e and "reusing" not in e for e in events)
+
+
+def test_compare_refuses_an_unrelated_folder_without_force(tmp_path):
+    (tmp_path / "notes.txt").write_text("keep me")
+    with pytest.raises(VatrackError, match="--force"):
+        prepare_compare_dir(tmp_path)
+    (tmp_path / "summary.json").write_text("{}")
+    assert prepare_compare_dir(tmp_path) == tmp_path and (tmp_path / "notes.txt").exists()
+
+
+@pytest.mark.slow
+def test_compare_cli_writes_every_file_and_reuses_runs(tmp_path, task_files, tiny_bert_dir, capsys):
+    """Two baselines, a tiny sequence preset (epochs give a history) and their CV ensemble."""
+    targets = tmp_path / "targets.yaml"
+    targets.write_text("targets:\n  - {name: composite above zero, metric: all.avg.r_composite, threshold: 0.0}\n")
+    out = tmp_path / "report"
+    args = ["compare", "--data", task_files["train"], "--out", out, "--presets", "v3.3", "--methods", "mean,user-mean",
+            "--ensemble", "cv", "--seeds", "2", "--folds", "2", "--targets", targets, "--encoder", tiny_bert_dir,
+            "--set", "epochs=2", "--set", "lstm_hidden=8", "--set", "lstm_layers=1", "--set", "fusion=[16]",
+            "--set", "user_emb=4", "--set", "batch_size=32", "--set", "val_folds=2", "--set", "lr=3e-3"]
+    code, stdout, err = run_cli(args, capsys)
+    assert code == 0, err
+    for name in ("report.md", "report.html", "summary.json", "plots/versions_per_fold.png", "plots/curves_v3.3.png",
+                 "plots/users_user-mean.png", "plots/seen_unseen.png"):
+        assert (out / name).exists(), name
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["reference"] == "v3.3" and set(summary["versions"]) == {"v3.3", "mean", "user-mean", "ensemble"}
+    assert summary["versions"]["v3.3"]["runs"] == 4
+    verdicts = {v: m[HEADLINE]["verdict"] for v, m in summary["comparisons_vs_reference"].items()}
+    assert set(verdicts) == {"mean", "user-mean", "ensemble"}
+    assert all(v.startswith(("significant", "within noise")) for v in verdicts.values())
+    assert summary["targets"][0]["name"] == "composite above zero"
+    markdown = (out / "report.md").read_text()
+    for section in ("Final results", "Success criteria", "Version comparison", "Seen vs unseen", "Per-user",
+                    "epoch by epoch", "Configuration differences", "Ensemble weights"):
+        assert section in markdown, section
+    stamp = next((out / "cache").glob("mean-*/per_fold.csv")).stat().st_mtime_ns
+    # Again into the same folder (one version, to stay quick): its runs come from the cache.
+    code, stdout, err = run_cli([*args[:5], "--methods", "mean", "--seeds", "2", "--folds", "2", "--encoder", tiny_bert_dir],
+                                capsys)
+    assert code == 0, err
+    assert "mean: reusing seed(s) [0, 1]" in stdout and " fold 0: composite" not in stdout
+    assert next((out / "cache").glob("mean-*/per_fold.csv")).stat().st_mtime_ns == stamp
+    assert set(json.loads((out / "summary.json").read_text())["versions"]) == {"mean"}
+
+
+def test_compare_cli_errors_are_one_line(tmp_path, task_files, capsys):
+    code, _, err = run_cli(["compare", "--data", task_files["train"], "--out", tmp_path / "r", "--methods", "mean",
+                            "--reference", "nope"], capsys)
+    assert code == 2 and "--reference 'nope'" in err and "Traceback" not in err
+    code, _, err = run_cli(["compare", "--data", task_files["train"], "--out", tmp_path / "r", "--presets", "v9.9"], capsys)
+    assert code == 2 and "unknown preset" in err

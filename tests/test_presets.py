@@ -1,0 +1,129 @@
+"""Presets: the seed table, validation errors as one line, --set overrides."""
+
+from __future__ import annotations
+
+import pytest
+
+from vatrack.errors import VatrackError
+from vatrack.experiments.presets import (
+    available_presets,
+    config_yaml,
+    load_preset,
+    parse_overrides,
+    resolve_config,
+)
+from vatrack.models.sequence import SequenceConfig
+
+from conftest import run_cli
+
+# DESIGN.md "The seed system": user_emb, hidden x layers, fusion, dropout, epochs/patience,
+# lr enc / rest, wd, warmup, CCC weight V / A, clip.
+SEED_TABLE = {
+    "v3.0": (64, 256, 2, [512, 256], 0.2, 20, 7, 1.5e-5, 8e-5, 0.01, 0.15, 0.65, 0.70, 0.5),
+    "v3.2": (0, 128, 1, [256, 128], 0.4, 30, 6, 1e-5, 6e-5, 0.02, 0.20, 0.60, 0.85, 1.0),
+    "v3.3": (32, 192, 2, [512, 256], 0.3, 20, 5, 1.5e-5, 8e-5, 0.015, 0.15, 0.65, 0.75, 0.5),
+    "v3.4": (48, 224, 2, [512, 256], 0.3, 20, 6, 1.5e-5, 8e-5, 0.015, 0.15, 0.65, 0.70, 0.5),
+}
+
+
+@pytest.mark.parametrize("name", sorted(SEED_TABLE))
+def test_seed_presets_match_the_design_table(name):
+    c = load_preset(name)
+    got = (c.user_emb, c.lstm_hidden, c.lstm_layers, c.fusion, c.dropout, c.epochs, c.patience, c.lr_encoder, c.lr,
+           c.weight_decay, c.warmup, c.ccc_weight_valence, c.ccc_weight_arousal, c.grad_clip)
+    expected = SEED_TABLE[name]
+    assert got[3] == expected[3]
+    assert got[:3] + got[4:] == pytest.approx(expected[:3] + expected[4:])
+    assert (c.seq_length, c.batch_size, c.attn_heads, c.max_length, c.n_lags) == (7, 10, 4, 128, 5)
+    assert c.name == name
+
+
+def test_v32_extras():
+    c = load_preset("v3.2")
+    assert (c.grad_accum, c.mixup_alpha, c.label_smoothing, c.freeze_encoder_epochs) == (4, 0.2, 0.05, 3)
+
+
+def test_every_preset_lists_every_knob():
+    assert {"best", "v3.0", "v3.2", "v3.3", "v3.4"} <= set(available_presets())
+    import yaml
+
+    from vatrack.experiments.presets import preset_path
+
+    for name in available_presets():
+        keys = set(yaml.safe_load(preset_path(name).read_text()))
+        assert keys == set(SequenceConfig.model_fields), (name, set(SequenceConfig.model_fields) ^ keys)
+
+
+def _write(tmp_path, text):
+    path = tmp_path / "p.yaml"
+    path.write_text(text)
+    return path
+
+
+@pytest.mark.parametrize("text,expected", [
+    ("epochs: 5\nlstm_hiden: 3\n", "key 'lstm_hiden': unknown key"),
+    ("epochs: five\n", "key 'epochs': Input should be a valid integer (got 'five')"),
+    ("dropout: 1.5\n", "key 'dropout': Input should be less than 1"),
+    ("fusion: 512\n", "key 'fusion'"),
+    ("encoder_mode: warm\n", "key 'encoder_mode'"),
+    ("use_lags: maybe\n", "key 'use_lags'"),
+    ("lstm_hidden: 3\nattn_heads: 4\n", "not divisible by attn_heads"),
+    ("- a\n- b\n", "must be a mapping"),
+    ("epochs: [1,\n", "fix the YAML syntax"),
+])
+def test_bad_preset_files_are_one_line_errors(tmp_path, text, expected):
+    path = _write(tmp_path, text)
+    with pytest.raises(VatrackError) as err:
+        load_preset(path)
+    message = str(err.value)
+    assert expected in message and str(path) in message and "\n" not in message
+
+
+def test_scientific_notation_and_ints_are_accepted_for_floats(tmp_path):
+    c = load_preset(_write(tmp_path, "lr: 1e-3\nweight_decay: 0\n"))
+    assert c.lr == 1e-3 and c.weight_decay == 0.0
+
+
+def test_overrides_are_typed_per_key():
+    assert parse_overrides(["epochs=3", "lr=1e-3", "fusion=64,32", "use_lags=false", "encoder=./my-bert",
+                            "fusion=[8, 4]"]) == {"epochs": 3, "lr": 1e-3, "fusion": [8, 4], "use_lags": False,
+                                                  "encoder": "./my-bert"}
+    c = resolve_config("v3.3", encoder="mpnet", mode="finetune", overrides=["dropout=0.1"])
+    assert (c.encoder, c.encoder_mode, c.dropout, c.lstm_hidden) == ("mpnet", "finetune", 0.1, 192)
+
+
+@pytest.mark.parametrize("items,expected", [
+    (["epochs"], "expected key=value"),
+    (["nope=1"], "unknown key 'nope'"),
+])
+def test_bad_overrides(items, expected):
+    with pytest.raises(VatrackError, match=expected):
+        parse_overrides(items)
+
+
+def test_out_of_range_override_names_the_key():
+    with pytest.raises(VatrackError, match="key 'epochs': Input should be greater than or equal to 1"):
+        load_preset("v3.3", ["epochs=0"])
+
+
+def test_unknown_preset_lists_the_choices():
+    with pytest.raises(VatrackError, match="unknown preset 'v9'.*v3.3"):
+        load_preset("v9")
+    with pytest.raises(VatrackError, match="preset file not found"):
+        load_preset("missing.yaml")
+
+
+def test_resolved_config_round_trips_through_yaml(tmp_path):
+    c = resolve_config("v3.2", overrides=["epochs=2"])
+    path = tmp_path / "config.yaml"
+    path.write_text(config_yaml(c))
+    assert load_preset(path) == c
+
+
+def test_cli_rejects_bad_settings_with_exit_code_2(tmp_path, capsys, task_files):
+    for extra in (["--set", "epochs=zero"], ["--set", "bogus=1"], ["--preset", "v9"], ["--val", "maybe"],
+                  ["--mode", "warm"]):
+        code, out, err = run_cli(["train", "--data", task_files["train"], "--out", tmp_path / "run", *extra], capsys)
+        assert code == 2, (extra, err)
+        assert err.startswith("error: ") and "Traceback" not in err and len(err.strip().splitlines()) == 1
+        assert not (tmp_path / "run").exists()

@@ -1,0 +1,118 @@
+"""vatrack.experiments.sweep: search spaces, the study, the best preset (accepted by `vatrack
+train`), and two worker processes adding trials to one SQLite study."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import optuna
+import pytest
+import torch
+import yaml
+
+from vatrack.errors import VatrackError
+from vatrack.experiments.presets import load_preset
+from vatrack.experiments.sweep import DEFAULT_SPACE, check_space, mask_url, open_study, suggest
+
+from conftest import run_cli
+
+TINY = ["--set", "epochs=1", "--set", "lstm_hidden=8", "--set", "lstm_layers=1", "--set", "fusion=[16]",
+        "--set", "user_emb=4", "--set", "batch_size=32", "--set", "val_folds=2"]
+SPACE = ("lr: {type: float, low: 1.0e-3, high: 1.0e-2, log: true}\n"
+         "fusion: [[16], [8, 8]]\n"
+         "lstm_hidden: {type: categorical, choices: [8, 12]}\n")
+
+
+@pytest.fixture(autouse=True)
+def _one_thread():
+    # Two pytest workers share two cores: one torch thread each.
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+@pytest.fixture
+def sweep_files(tmp_path, task_files):
+    (tmp_path / "space.yaml").write_text(SPACE)
+    return {**task_files, "space": tmp_path / "space.yaml", "db": f"sqlite:///{tmp_path / 'sweep.db'}"}
+
+
+def test_default_space_is_valid_for_every_seed_preset():
+    for name in ("v3.0", "v3.2", "v3.3", "v3.4"):
+        assert set(check_space(DEFAULT_SPACE, load_preset(name))) == set(DEFAULT_SPACE)
+
+
+@pytest.mark.parametrize("space,message", [
+    ({"learning_rate": {"type": "float", "low": 0.1, "high": 1}}, "not a preset key"),
+    ({"lr": {"type": "float", "low": 0.1, "high": 0.01}}, "low < high"),
+    ({"lr": {"type": "float", "low": 0.0, "high": 0.01, "log": True}}, "log scale"),
+    ({"dropout": [0.1, 1.5]}, "dropout"),
+    ({"lr": {"type": "uniform", "low": 0.1, "high": 1}}, "type"),
+    ({"lr": {"type": "float", "low": 1e-4, "high": 1e-3, "steps": 3}}, "unknown field"),
+])
+def test_bad_search_spaces_are_one_clear_error(space, message):
+    with pytest.raises(VatrackError, match=message):
+        check_space(space, load_preset("v3.3"))
+
+
+def test_suggest_decodes_list_choices_and_types():
+    space = check_space(yaml.safe_load(SPACE), load_preset("v3.3"))
+    trial = optuna.trial.FixedTrial({"lr": 0.002, "fusion": "[8, 8]", "lstm_hidden": 12})
+    assert suggest(trial, space) == {"lr": 0.002, "fusion": [8, 8], "lstm_hidden": 12}
+
+
+def test_storage_password_never_shown():
+    assert mask_url("postgresql+psycopg2://me:secret@db/vatrack") == "postgresql+psycopg2://me:***@db/vatrack"
+    with pytest.raises(VatrackError, match="cannot open|driver"):
+        open_study("postgresql+psycopg2://me:secret@127.0.0.1:1/none", "s", {"x": 1})
+
+
+def test_a_study_refuses_a_worker_with_other_settings(tmp_path):
+    url = f"sqlite:///{tmp_path / 's.db'}"
+    open_study(url, "s", {"folds": 3})
+    open_study(url, "s", {"folds": 3})  # the same settings join
+    with pytest.raises(VatrackError, match="another folds"):
+        open_study(url, "s", {"folds": 5})
+
+
+@pytest.mark.slow
+def test_sweep_writes_a_preset_that_train_accepts(sweep_files, tiny_bert_dir, tmp_path, capsys):
+    out = tmp_path / "sweep"
+    code, stdout, err = run_cli(["sweep", "--data", sweep_files["train"], "--preset", "v3.3", "--trials", "3",
+                                 "--storage", sweep_files["db"], "--study", "t", "--space", sweep_files["space"],
+                                 "--folds", "2", "--encoder", tiny_bert_dir, "--sampler-seed", "0", "--out", out, *TINY],
+                                capsys)
+    assert code == 0, err
+    for name in ("best.yaml", "trials.csv", "report.md", "report.html", "plots/optimisation_history.png"):
+        assert (out / name).exists(), name
+    best = load_preset(out / "best.yaml")
+    assert best.name == "t-best" and best.lstm_hidden in (8, 12) and best.fusion in ([16], [8, 8]) and best.epochs == 1
+    study = optuna.load_study(study_name="t", storage=sweep_files["db"])
+    assert len(study.trials) == 3 and study.best_value == pytest.approx(float(stdout.split("CV composite r ")[1].split(";")[0]), abs=1e-4)
+    code, _, err = run_cli(["train", "--data", sweep_files["train"], "--preset", out / "best.yaml", "--out", tmp_path / "run",
+                            "--val", "none"], capsys)
+    assert code == 0, err
+    assert yaml.safe_load((tmp_path / "run" / "config.yaml").read_text())["name"] == "t-best"
+
+
+@pytest.mark.slow
+def test_two_workers_share_one_sqlite_study(sweep_files, tiny_bert_dir, tmp_path):
+    vatrack = os.path.join(os.path.dirname(sys.executable), "vatrack")
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    workers = [subprocess.Popen([vatrack, "sweep", "--data", str(sweep_files["train"]), "--preset", "v3.3", "--trials", "1",
+                                 "--storage", sweep_files["db"], "--study", "shared", "--space", str(sweep_files["space"]),
+                                 "--folds", "2", "--encoder", str(tiny_bert_dir), "--sampler-seed", str(k),
+                                 "--out", str(tmp_path / f"worker{k}"), *TINY],
+                                env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+               for k in range(2)]
+    outputs = [w.communicate(timeout=300) for w in workers]
+    for w, (_, err) in zip(workers, outputs):
+        assert w.returncode == 0, err[-2000:]
+    study = optuna.load_study(study_name="shared", storage=sweep_files["db"])
+    assert len(study.trials) == 2
+    by_worker = {t.user_attrs["worker"] for t in study.trials}
+    assert by_worker == {f"{os.uname().nodename}:{w.pid}" for w in workers}
+    assert all(t.state.name in ("COMPLETE", "PRUNED") for t in study.trials)
