@@ -248,3 +248,17 @@ def test_text_ridge_feature_is_out_of_fold_for_training_rows(split, tiny_bert_di
     assert np.isfinite(ridge_query).all() and np.abs(ridge_query).sum() > 0
     model.save(tmp_path / "b")
     pd.testing.assert_frame_equal(load_model(tmp_path / "b").predict(strip_labels(test)), model.predict(strip_labels(test)))
+
+
+def test_blend_with_ridge_user_is_saved_and_averages_the_two(split, tiny_bert_dir, tmp_path):
+    train, test = split
+    inputs = strip_labels(test)
+    alone = SequenceRegressor({**TINY, "epochs": 1}, encoder=str(tiny_bert_dir), seed=0).fit(train)
+    blended = SequenceRegressor({**TINY, "epochs": 1, "blend_ridge_user": 0.5}, encoder=str(tiny_bert_dir), seed=0).fit(train)
+    other = make_model("ridge+user", encoder=str(tiny_bert_dir), seed=0).fit(train).predict(inputs)
+    expected = 0.5 * alone.predict(inputs)[["pred_valence", "pred_arousal"]].to_numpy() + \
+        0.5 * other[["pred_valence", "pred_arousal"]].to_numpy()
+    got = blended.predict(inputs)
+    np.testing.assert_allclose(got[["pred_valence", "pred_arousal"]].to_numpy(), expected, rtol=1e-5, atol=1e-6)
+    blended.save(tmp_path / "b")
+    pd.testing.assert_frame_equal(load_model(tmp_path / "b").predict(inputs), got)

@@ -16,6 +16,8 @@ history.csv, version.json), keyed by a hash of what determines the result: the r
 configuration (not its name), the data, the number of folds and the cache format. A second
 ``compare`` with the same versions reuses them; asking for more seeds runs only the new
 ones. Results are saved after every seed, so an interrupted comparison loses one seed at most.
+The key covers configuration and data, not code: after changing model code, point --cache
+at a fresh folder (or delete OUT/cache). A new config key changes every key of its kind.
 
 ``run_comparison`` computes and writes summary.json; ``vatrack.reporting`` renders the report.
 """

@@ -108,6 +108,9 @@ class SequenceConfig(BaseModel):
     # validation inside fit
     val_folds: int = Field(5, ge=2, le=50)
     refit: bool = False
+    # vatrack extra (not in the seed): average with a ridge+user baseline fitted on the same
+    # rows, final = (1 - w) * network + w * ridge+user; 0 = the network alone
+    blend_ridge_user: float = Field(0.0, ge=0.0, le=1.0)
     eval_batch_size: int = Field(512, ge=1, le=65536)
 
     @model_validator(mode="after")
@@ -350,6 +353,14 @@ class SequenceRegressor:
 
         train = _check_training_frame(train)
         fit_sequence(self, train)
+        if self.config.blend_ridge_user > 0:
+            from vatrack.models.baselines import RidgeUserBaseline
+
+            # Two model families err differently; their average correlates better with the
+            # truth than either (official-style CV, see the best preset).
+            first = encoder_names(self.config.encoder)[0]
+            self.state["blend_model"] = RidgeUserBaseline(encoder=first, seed=self.seed,
+                                                          max_length=self.config.max_length).fit(train)
         return self
 
     def predict(self, inputs: pd.DataFrame) -> pd.DataFrame:
@@ -359,6 +370,10 @@ class SequenceRegressor:
             return prediction_frame(inputs, np.zeros((0, 2)))
         examples, _ = self.query_examples(_as_query(inputs))
         pred = self.predict_examples(examples)
+        w = self.config.blend_ridge_user
+        if w > 0:
+            other = self.state["blend_model"].predict(_as_query(inputs))
+            pred = (1 - w) * pred + w * other[["pred_valence", "pred_arousal"]].to_numpy()
         return prediction_frame(inputs, pred)
 
     @torch.no_grad()
