@@ -84,8 +84,9 @@ def main():
                                     ("contiguous", True, 32), ("contiguous", True, 128)):
         batches, naive, unique = count_passes(examples, size, contiguous)
         print(f"{order:<14}{size:>6}{batches:>9}{naive:>10}{unique:>10}{naive / unique:>8.2f}")
-    print(f"(contiguous: about batch + seq_length - 1 texts per batch, so the ratio tends to seq_length = "
-          f"{config.seq_length} as the batch grows)")
+    mean_window = float((examples.win >= 0).sum()) / len(examples)
+    print(f"(contiguous: about batch + seq_length - 1 texts per batch, so the ratio tends to the mean window "
+          f"length, {mean_window:.2f} here: seq_length {config.seq_length} minus the padding at each user's start)")
 
     from vatrack.models.sequence import SequenceRegressor
 

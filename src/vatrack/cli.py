@@ -288,8 +288,6 @@ def forecast_cv(
     force: bool = typer.Option(False, help="overwrite --out if it exists"),
 ):
     """Forecasting CV: hold out users' tails, forecast them from the prefix; every method vs linear(prev)."""
-    from rich.table import Table
-
     from vatrack.data import load_diary
     from vatrack.experiments.forecasting import CV_METHODS, forecast_table, run_forecast_cv, to_markdown
     from vatrack.io import prepare_run_dir, write_csv, write_text
@@ -305,19 +303,17 @@ def forecast_cv(
     if out:
         prepare_run_dir(out, force=force)
     console.print(f"forecasting CV ({task}): {folds} folds × {seeds} seeds on {data}; methods {', '.join(chosen)}", soft_wrap=True)
+
     def progress(row):
         console.print(f"  seed {row['seed']} fold {row['fold']} {row['method']}: r V {row['r_valence']:.3f} A {row['r_arousal']:.3f}"
                       f" ({row['n_users']} users)")
 
     result = run_forecast_cv(frame, task, methods=chosen, n_folds=folds, seeds=range(seeds), encoder=encoder, on_fold=progress)
     table = forecast_table(result)
-    shown = Table(title=f"{task} forecasting CV — mean ± std over {folds}×{seeds} folds×seeds "
-                        f"({int(result.per_fold['n_users'].mean())} held-out users per fold)")
-    for column in table.columns:
-        shown.add_column(column)
-    for row in table.itertuples(index=False):
-        shown.add_row(*map(str, row))
-    console.print(shown)
+    # A markdown table: wide, but it reads the same in a terminal, a log and docs/results.md.
+    console.print(f"\n{task} forecasting CV — mean ± std over {folds}×{seeds} folds×seeds "
+                  f"({result.per_fold['n_users'].mean():.0f} held-out users per fold on average)")
+    console.print(to_markdown(table), markup=False, highlight=False, soft_wrap=True)
     if out:
         write_csv(Path(out) / "per_fold.csv", result.per_fold)
         write_csv(Path(out) / "predictions.csv", result.predictions)

@@ -23,6 +23,11 @@ Two encoder modes: ``frozen`` (cached vectors from vatrack.encoders; the CPU def
 ``finetune`` (the transformer inside the network; each unique text of a batch is encoded
 once per step, see :meth:`SeqNet.encode_texts`).
 
+Two optional extras, off in the seed presets: ``use_text_ridge`` (an out-of-fold ridge
+prediction from the text vector as two more numeric inputs; no gain under CV so far) and
+``blend_ridge_user`` (average the network with a ridge+user baseline fitted on the same
+rows; ``best`` uses 0.5).
+
 ``fit`` hands the loop to Lightning (vatrack.training), imported lazily so that importing
 the model registry does not pull in Lightning.
 """
@@ -30,6 +35,7 @@ the model registry does not pull in Lightning.
 from __future__ import annotations
 
 import copy
+import time
 from pathlib import Path
 from typing import Literal
 
@@ -351,6 +357,7 @@ class SequenceRegressor:
     def fit(self, train: pd.DataFrame) -> "SequenceRegressor":
         from vatrack.training import fit_sequence  # the training layer owns the Lightning loop
 
+        started = time.perf_counter()
         train = _check_training_frame(train)
         fit_sequence(self, train)
         if self.config.blend_ridge_user > 0:
@@ -361,6 +368,7 @@ class SequenceRegressor:
             first = encoder_names(self.config.encoder)[0]
             self.state["blend_model"] = RidgeUserBaseline(encoder=first, seed=self.seed,
                                                           max_length=self.config.max_length).fit(train)
+        self.fit_info["train_time_s"] = round(time.perf_counter() - started, 3)
         return self
 
     def predict(self, inputs: pd.DataFrame) -> pd.DataFrame:

@@ -1,0 +1,45 @@
+"""Smoke tests of the benchmark scripts: smallest settings, each in its own process.
+
+They check that the scripts run end to end and print their table and the command that
+reproduces it; the figures themselves are in docs/performance.md.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
+
+
+def run_script(name: str, *args: str) -> str:
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    done = subprocess.run([sys.executable, str(BENCHMARKS / name), *args], env=env, capture_output=True, text=True,
+                          timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    return done.stdout
+
+
+@pytest.mark.slow
+def test_bench_predict_prints_table_and_command(tiny_bert_dir):
+    out = run_script("bench_predict.py", "--n", "24", "--encoder", str(tiny_bert_dir), "--epochs", "1",
+                     "--threads", "1", "--no-cli")
+    assert "texts/s" in out and "vs encoder" in out
+    for row in ("encoder.embed", "predict (cold)", "predict (warm)"):
+        assert row in out
+    command = [line for line in out.splitlines() if line.startswith("reproduce: ")]
+    assert command and "benchmarks/bench_predict.py --n 24" in command[0] and "--no-cli" in command[0]
+
+
+@pytest.mark.slow
+def test_bench_scale_prints_table_and_command():
+    out = run_script("bench_scale.py", "--sizes", "0.1", "--epochs", "1", "--threads", "1")
+    assert "peak RSS MB" in out and "train s" in out
+    rows = [line for line in out.splitlines() if line.strip().startswith("0.1x")]
+    assert rows and "not measured" not in rows[0]
+    command = [line for line in out.splitlines() if line.startswith("reproduce: ")]
+    assert command and "benchmarks/bench_scale.py --sizes 0.1 --epochs 1" in command[0]
