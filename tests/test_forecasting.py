@@ -294,6 +294,10 @@ def test_unknown_method_and_too_little_history():
         make_forecaster("prophet", "subtask2a")
     with pytest.raises(VatrackError, match="unknown forecasting task"):
         make_forecaster("zero", "subtask3")
+    with pytest.raises(VatrackError, match="unknown option.*text_weight"):
+        make_forecaster("ridge-notext", "subtask2a", text_weight=0.5)
+    with pytest.raises(VatrackError, match="unknown option.*lstm_size"):
+        make_forecaster("sequence", "subtask2a", lstm_size=8)
     one_each = hand_history().groupby("user_id").head(1)
     with pytest.raises(VatrackError, match="instance"):
         make_forecaster("ridge-notext", "subtask2a").fit(one_each)
