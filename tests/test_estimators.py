@@ -24,7 +24,7 @@ def sequence_factory():
         return None
     return lambda encoder, seed: estimator_from_preset(
         "v3.3", encoder=encoder, seed=seed,
-        overrides=["epochs=2", "lstm_hidden=16", "lstm_layers=1", "fusion=[16,8]", "user_emb=4", "seq_length=3"])
+        overrides=["epochs=2", "val_folds=2", "lstm_hidden=16", "lstm_layers=1", "fusion=[16,8]", "user_emb=4", "seq_length=3"])
 
 
 def factories():
