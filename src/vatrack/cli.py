@@ -101,7 +101,7 @@ def baseline(
     console.print(f"wrote {len(predictions)} predictions to {out} ({method}, encoder {encoder})")
 
 
-def _cv_estimator_factory(method: Optional[str], preset: Optional[str], encoder: str, overrides: list[str]):
+def _cv_estimator_factory(method: Optional[str], preset: Optional[str], encoder: Optional[str], overrides: list[str]):
     """seed -> fresh estimator, for a baseline method or a sequence-model preset."""
     from vatrack.models import make_model
 
@@ -109,7 +109,7 @@ def _cv_estimator_factory(method: Optional[str], preset: Optional[str], encoder:
         raise VatrackError("give exactly one of --method (a baseline) or --preset (a sequence-model preset)")
     if method is not None:
         make_model(method)  # validate the name before any fold runs
-        return lambda seed: make_model(method, encoder=encoder, seed=seed)
+        return lambda seed: make_model(method, encoder=encoder or "minilm", seed=seed)
     from vatrack.experiments.presets import estimator_from_preset
 
     estimator_from_preset(preset, encoder=encoder, seed=0, overrides=overrides)  # validate once, early
@@ -123,7 +123,7 @@ def cv(
     preset: Optional[str] = typer.Option(None, help="sequence-model preset (v3.0, v3.2, v3.3, v3.4, best) or a YAML path"),
     folds: int = typer.Option(5, help="folds per seed"),
     seeds: int = typer.Option(3, help="number of seeds (0..N-1)"),
-    encoder: str = typer.Option("minilm", help="text encoder"),
+    encoder: Optional[str] = typer.Option(None, help="text encoder (default: the preset's own; minilm for baselines)"),
     set_: list[str] = typer.Option([], "--set", help="preset override key=value (repeatable)"),
     out: Optional[Path] = typer.Option(None, help="write per-fold figures and out-of-fold predictions to this folder"),
     force: bool = typer.Option(False, help="overwrite --out if it exists"),
