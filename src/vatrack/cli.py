@@ -214,12 +214,14 @@ def train(
     strategy: Optional[str] = typer.Option(None, help="Lightning strategy (e.g. ddp)"),
     num_nodes: Optional[int] = typer.Option(None, "--num-nodes", help="Lightning num_nodes"),
     force: bool = typer.Option(False, help="overwrite --out if it exists"),
+    resume: bool = typer.Option(False, help="continue an interrupted run in --out from its last finished epoch"),
 ):
     """Train the seed sequence model from a preset; writes a run folder that `predict` reads."""
     from vatrack.experiments.runs import train_run
 
     metrics = train_run(data, preset, out, encoder=encoder, seed=seed, overrides=set_, val=val, mode=mode, force=force,
-                        accelerator=accelerator, devices=devices, strategy=strategy, num_nodes=num_nodes)
+                        accelerator=accelerator, devices=devices, strategy=strategy, num_nodes=num_nodes,
+                        resume=resume)
     if not metrics:
         return  # a DDP worker process: rank 0 reports
     line = f"trained {metrics['run']['preset']} in {metrics['train_time_s']:.1f} s ({metrics['epochs_run']} epochs)"

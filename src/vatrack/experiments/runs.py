@@ -31,7 +31,7 @@ def launcher_rank() -> int:
 def train_run(data_path, preset="v3.3", out="runs/train", *, encoder: str | None = None, seed: int = 0,
               overrides=None, val: str = "cv", mode: str | None = None, force: bool = False,
               accelerator: str | None = None, devices=None, strategy: str | None = None, num_nodes: int | None = None,
-              progress: bool = True) -> dict:
+              progress: bool = True, resume: bool = False) -> dict:
     """Train the sequence model on a labelled CSV; returns the metrics written to metrics.json."""
     from vatrack.data import load_diary
     from vatrack.experiments.presets import config_yaml, resolve_config
@@ -43,10 +43,13 @@ def train_run(data_path, preset="v3.3", out="runs/train", *, encoder: str | None
     train = load_diary(data_path, require_labels=True)
     out = Path(out)
     writer = launcher_rank() == 0
-    if writer:
+    resume_from = _resume_checkpoint(out, config_yaml(config)) if resume else None
+    if writer and resume_from is None:
         prepare_run_dir(out, force=force)
         write_text(out / "config.yaml", config_yaml(config))
     trainer = {"accelerator": accelerator, "devices": _devices(devices), "strategy": strategy, "num_nodes": num_nodes}
+    if resume_from is not None:
+        trainer["resume_from"] = str(resume_from)
     model = SequenceRegressor(config, seed=seed, val=val, trainer=trainer, run_dir=out, progress=progress and writer)
     model.fit(train)
     info = model.fit_info
@@ -65,6 +68,21 @@ def train_run(data_path, preset="v3.3", out="runs/train", *, encoder: str | None
     }
     write_json(out / "metrics.json", metrics)
     return metrics
+
+
+def _resume_checkpoint(out: Path, config_text: str) -> Path | None:
+    """The checkpoint a --resume continues from; None when the folder holds no run yet."""
+    if not out.exists() or not any(out.iterdir()):
+        return None  # nothing was started: --resume simply trains from scratch
+    checkpoint = out / "checkpoints" / "resume.ckpt"
+    if not checkpoint.exists():
+        raise VatrackError(f"{out}: nothing to resume (no checkpoints/resume.ckpt; the run ended before its first "
+                           "epoch or is not a vatrack run); pass --force to start it again")
+    saved = out / "config.yaml"
+    if saved.exists() and saved.read_text(encoding="utf-8") != config_text:
+        raise VatrackError(f"{out}: --resume needs the same preset, --set and --encoder as the interrupted run "
+                           f"(see {saved}); pass --force to start a new run instead")
+    return checkpoint
 
 
 def _devices(devices):

@@ -29,10 +29,14 @@ COLUMNS = (
 
 
 class HistoryLogger(Logger):
-    def __init__(self, path):
+    def __init__(self, path, resume: bool = False):
         super().__init__()
         self.path = Path(path) if path else None
         self.rows: dict[int, dict] = {}
+        if resume and self.path is not None and self.path.exists():
+            # A resumed run continues the file: rows of finished epochs stay, keyed 0-based.
+            for row in pd.read_csv(self.path).to_dict(orient="records"):
+                self.rows[int(row["epoch"]) - 1] = row
 
     @property
     def name(self) -> str:

@@ -46,6 +46,7 @@ class SequenceModule(L.LightningModule):
         self.encode_val = encode_val
         self.ccc_weights = (config.ccc_weight_valence, config.ccc_weight_arousal)
         self.last_val: dict = {}
+        self.cfg_seed = 0  # set by fit_sequence: the run seed
         self._reset_train()
 
     def forward(self, batch):
@@ -60,6 +61,15 @@ class SequenceModule(L.LightningModule):
 
     def on_train_epoch_start(self):
         self._reset_train()
+        # Dropout draws from torch's global RNG; seeding it per epoch makes an epoch's
+        # randomness independent of what ran before, so a resumed run replays it exactly.
+        torch.manual_seed(int(self.cfg_seed) * 100_003 + int(self.current_epoch))
+        # Likewise the batch order: take the epoch from the loop itself (Lightning's own
+        # set_epoch counts processed epochs, which lags by one after a resume).
+        loader = self.trainer.train_dataloader if self._trainer is not None else None
+        for sampler in (getattr(loader, "sampler", None), getattr(loader, "batch_sampler", None)):
+            if hasattr(sampler, "set_epoch"):
+                sampler.set_epoch(self.current_epoch)
         if self.net.encoder is not None:
             # v3.2's warm start: the encoder stays frozen for the first epochs (no gradients
             # at all, so those epochs cost little more than frozen mode).

@@ -55,6 +55,14 @@ class _ProgressBar(RichProgressBar):
         return metrics
 
 
+class _ResumeCheckpoint(ModelCheckpoint):
+    """The every-epoch full checkpoint; its own state key so it can sit beside the best/last one."""
+
+    @property
+    def state_key(self) -> str:
+        return "vatrack-resume-checkpoint"
+
+
 def trainer_for(cfg, *, has_val: bool, checkpoint_dir: Path, history_path: Path | None, progress: bool,
                 options: dict, max_epochs: int) -> tuple[L.Trainer, ModelCheckpoint, HistoryLogger]:
     if has_val:
@@ -65,9 +73,15 @@ def trainer_for(cfg, *, has_val: bool, checkpoint_dir: Path, history_path: Path 
         checkpoint = ModelCheckpoint(dirpath=checkpoint_dir, filename="last", save_top_k=1, save_weights_only=True,
                                      enable_version_counter=False)
         callbacks = [checkpoint]
+    resume_from = options.get("resume_from")
+    if history_path is not None:
+        # Full state (weights, optimiser, scheduler, early stopping, loop) after every epoch,
+        # overwritten each time: what `vatrack train --resume` continues from.
+        callbacks.append(_ResumeCheckpoint(dirpath=checkpoint_dir, filename="resume", save_top_k=1, monitor=None,
+                                         every_n_epochs=1, save_on_train_epoch_end=True, enable_version_counter=False))
     if progress:
         callbacks.append(_ProgressBar(refresh_rate=5, leave=True))
-    history = HistoryLogger(history_path)
+    history = HistoryLogger(history_path, resume=bool(resume_from))
     trainer = L.Trainer(
         max_epochs=max_epochs,
         accelerator=options.get("accelerator") or "auto",
@@ -164,7 +178,9 @@ def fit_sequence(model, train: pd.DataFrame) -> None:
                 cfg, has_val=val_rows is not None, checkpoint_dir=checkpoint_dir,
                 history_path=run_dir / "history.csv" if run_dir is not None else None,
                 progress=model.progress, options=model.trainer_options, max_epochs=cfg.epochs)
-            trainer.fit(module, train_dataloaders=loader, val_dataloaders=val_loader)
+            module.cfg_seed = seed
+            trainer.fit(module, train_dataloaders=loader, val_dataloaders=val_loader,
+                        ckpt_path=model.trainer_options.get("resume_from"))
         best_path = checkpoint.best_model_path or checkpoint.last_model_path
         if best_path and Path(best_path).exists():
             saved = torch.load(best_path, map_location="cpu", weights_only=False)
