@@ -31,6 +31,18 @@ def _isolated_cache(tmp_path_factory):
     yield
 
 
+@pytest.fixture(autouse=True)
+def _one_torch_thread():
+    # `make test` runs two pytest workers on two cores: one torch thread each avoids
+    # oversubscription (two threads per worker made small models several times slower).
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
 @pytest.fixture(scope="session")
 def synthetic_split():
     """(train, test-with-gold) synthetic frames shaped like the official task."""

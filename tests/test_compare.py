@@ -8,7 +8,6 @@ import json
 import numpy as np
 import pandas as pd
 import pytest
-import torch
 
 from vatrack.errors import VatrackError
 from vatrack.experiments.compare import (
@@ -28,13 +27,6 @@ from vatrack.experiments.compare import (
 
 from conftest import run_cli
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    # Two pytest workers share two cores: one torch thread each.
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 METRICS = [HEADLINE, "all.valence.r_composite", "all.arousal.r_composite", "all.valence.rmse"]

@@ -19,13 +19,6 @@ TINY = dict(name="tiny", lstm_hidden=8, lstm_layers=1, fusion=[16], user_emb=4, 
             batch_size=32, val_folds=3, lr=3e-3, eval_batch_size=64)
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    # Tests run two pytest workers on two cores: one torch thread each avoids oversubscription.
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 @pytest.fixture(scope="module")

@@ -9,7 +9,6 @@ import sys
 
 import optuna
 import pytest
-import torch
 import yaml
 
 from vatrack.errors import VatrackError
@@ -25,13 +24,6 @@ SPACE = ("lr: {type: float, low: 1.0e-3, high: 1.0e-2, log: true}\n"
          "lstm_hidden: {type: categorical, choices: [8, 12]}\n")
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    # Two pytest workers share two cores: one torch thread each.
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 @pytest.fixture

@@ -27,13 +27,6 @@ TINY = ["--set", "lstm_hidden=8", "--set", "lstm_layers=1", "--set", "fusion=[16
         "--set", "batch_size=32", "--set", "val_folds=3", "--set", "lr=3e-3"]
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    # Tests run two pytest workers on two cores: one torch thread each avoids oversubscription.
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 # --- losses -----------------------------------------------------------------------------------
