@@ -51,7 +51,7 @@ def bare_loop(config, train, seed: int, val: str) -> tuple[float, int]:
     from vatrack.protocols import strip_labels
     from vatrack.training.data import TrainWindows, eval_loader, train_loader
     from vatrack.training.losses import weighted_ccc_mse
-    from vatrack.training.module import cosine_with_warmup
+    from vatrack.training.module import cosine_with_warmup, make_optimizer
     from vatrack.training.trainer import inner_split
 
     started = time.perf_counter()
@@ -68,7 +68,7 @@ def bare_loop(config, train, seed: int, val: str) -> tuple[float, int]:
     if val_rows is not None:
         val_examples, _ = model.query_examples(strip_labels(val_rows), history=net_rows)
         val_batches = list(eval_loader(val_examples, config.eval_batch_size))
-    optimizer = torch.optim.AdamW(net.parameters(), lr=config.lr, weight_decay=config.weight_decay)
+    optimizer = make_optimizer(net, config)
     total = math.ceil(len(loader) / config.grad_accum) * config.epochs
     schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, cosine_with_warmup(total, config.warmup))
     weights = (config.ccc_weight_valence, config.ccc_weight_arousal)

@@ -223,4 +223,31 @@ def test_ddp_with_two_cpu_processes(tiny_run, tiny_bert_dir, tmp_path):
     assert done.returncode == 0, done.stderr[-3000:]
     metrics = json.loads((run / "metrics.json").read_text())
     assert metrics["run"]["trainer"]["strategy"] == "ddp"
-    assert len(pd.read_csv(run / "history.csv")) == 2
+    history = pd.read_csv(run / "history.csv")
+    assert len(history) == 2
+    # The cosine schedule is sized from each process's own share of the batches: it ends at 0
+    # on the last step (sized before the process group existed it would be twice too long).
+    assert history["lr"].iloc[-1] == pytest.approx(0.0, abs=1e-12)
+
+
+@pytest.mark.parametrize("env,rank", [
+    ({}, 0), ({"LOCAL_RANK": "1"}, 1), ({"NODE_RANK": "1", "LOCAL_RANK": "0"}, 1),
+    ({"RANK": "3"}, 3), ({"SLURM_PROCID": "2"}, 2), ({"RANK": "0", "SLURM_PROCID": "0"}, 0),
+])
+def test_only_the_first_process_of_any_launcher_writes(monkeypatch, env, rank):
+    from vatrack.experiments.runs import launcher_rank
+
+    for name in ("LOCAL_RANK", "NODE_RANK", "RANK", "SLURM_PROCID"):
+        monkeypatch.delenv(name, raising=False)
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    assert launcher_rank() == rank
+
+
+def test_a_garbled_rank_variable_is_a_clear_error(monkeypatch):
+    from vatrack.errors import VatrackError
+    from vatrack.experiments.runs import launcher_rank
+
+    monkeypatch.setenv("RANK", "zero")
+    with pytest.raises(VatrackError, match="RANK"):
+        launcher_rank()

@@ -24,8 +24,19 @@ from vatrack.io import prepare_run_dir, write_json, write_text
 
 
 def launcher_rank() -> int:
-    """Rank of this process as set by Lightning's launcher for the processes it starts (else 0)."""
-    return max(int(os.environ.get("LOCAL_RANK", "0") or 0), int(os.environ.get("NODE_RANK", "0") or 0))
+    """This process's rank as any common launcher sets it (0 when not launched as a group).
+
+    Lightning's own launcher sets LOCAL_RANK/NODE_RANK; torchrun sets RANK; srun sets
+    SLURM_PROCID. Any non-zero one means another process is the writer.
+    """
+    names = ("LOCAL_RANK", "NODE_RANK", "RANK", "SLURM_PROCID")
+    ranks = []
+    for name in names:
+        try:
+            ranks.append(int(os.environ.get(name, "0") or 0))
+        except ValueError:
+            raise VatrackError(f"environment variable {name}={os.environ[name]!r} is not an integer rank") from None
+    return max(ranks)
 
 
 def train_run(data_path, preset="v3.3", out="runs/train", *, encoder: str | None = None, seed: int = 0,
