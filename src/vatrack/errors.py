@@ -18,6 +18,15 @@ class VatrackError(Exception):
         super().__init__(" ".join(str(message).split()))
 
 
+class RunInterrupted(VatrackError):
+    """Training stopped by a signal (a scheduler's SIGTERM, Ctrl+C): one line saying how to
+    continue, and the shell's exit code for that signal, so job scripts can tell it from success."""
+
+    def __init__(self, signal_name: str, message: str):
+        super().__init__(message)
+        self.exit_code = {"SIGTERM": 143, "SIGINT": 130}.get(signal_name, 1)
+
+
 def where(path, column: str | None = None, row: int | None = None) -> str:
     """Format a location: ``file.csv, column 'valence', row 12`` (row = 1-based data row)."""
     parts = [str(path)]

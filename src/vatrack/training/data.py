@@ -154,7 +154,8 @@ def train_loader(dataset: TrainWindows, batch_size: int, seed: int, contiguous: 
     # batch_size=None: the sampler yields whole batches and the dataset assembles them, so
     # there is no per-row collate (num_workers=0: the work per batch is a few gathers).
     sampler = SeededBatchSampler(len(dataset), batch_size, seed, contiguous=contiguous)
-    return DataLoader(dataset, sampler=sampler, batch_size=None, num_workers=0, collate_fn=_identity)
+    return DataLoader(dataset, sampler=sampler, batch_size=None, num_workers=0, collate_fn=_identity,
+                      generator=_private_generator(seed))
 
 
 class FixedBatches(Dataset):
@@ -179,7 +180,17 @@ def eval_loader(examples: Examples, batch_size: int, vectors: torch.Tensor | Non
         batch = examples.batch(idx)
         batch["example"] = idx
         batches.append(batch)
-    return DataLoader(FixedBatches(batches), batch_size=None, shuffle=False, num_workers=0, collate_fn=_identity)
+    return DataLoader(FixedBatches(batches), batch_size=None, shuffle=False, num_workers=0, collate_fn=_identity,
+                      generator=_private_generator(0))
+
+
+def _private_generator(seed: int) -> torch.Generator:
+    # A DataLoader draws a base seed each time an iterator is made, from torch's global RNG
+    # unless it has its own generator. Lightning makes the first iterator of a fit before
+    # on_train_epoch_start and later ones after it, so that draw would shift the dropout
+    # masks of a resumed run against an uninterrupted one. A private generator keeps the
+    # global RNG (seeded per epoch) for the network alone.
+    return torch.Generator().manual_seed(int(seed))
 
 
 def _identity(x):

@@ -27,9 +27,10 @@ import lightning as L
 import pandas as pd
 import torch
 from lightning.pytorch.callbacks import EarlyStopping, ModelCheckpoint, RichProgressBar
+from lightning.pytorch.utilities.exceptions import SIGTERMException
 
 from vatrack.data import LABELS
-from vatrack.errors import VatrackError
+from vatrack.errors import RunInterrupted, VatrackError
 from vatrack.protocols import official_style_folds, strip_labels
 from vatrack.training.data import TrainWindows, eval_loader, train_loader
 from vatrack.training.history import HistoryLogger
@@ -179,8 +180,15 @@ def fit_sequence(model, train: pd.DataFrame) -> None:
                 history_path=run_dir / "history.csv" if run_dir is not None else None,
                 progress=model.progress, options=model.trainer_options, max_epochs=cfg.epochs)
             module.cfg_seed = seed
-            trainer.fit(module, train_dataloaders=loader, val_dataloaders=val_loader,
-                        ckpt_path=model.trainer_options.get("resume_from"))
+            try:
+                trainer.fit(module, train_dataloaders=loader, val_dataloaders=val_loader,
+                            ckpt_path=model.trainer_options.get("resume_from"))
+            except SIGTERMException:
+                # Lightning stops cleanly on SIGTERM but exits 0; a scheduler must see a failure.
+                raise _interrupted("SIGTERM", trainer, run_dir) from None
+            except SystemExit:
+                # ... and turns Ctrl+C into a bare sys.exit(1) after its own clean-up.
+                raise _interrupted("SIGINT", trainer, run_dir) from None
         best_path = checkpoint.best_model_path or checkpoint.last_model_path
         if best_path and Path(best_path).exists():
             saved = torch.load(best_path, map_location="cpu", weights_only=False)
@@ -214,6 +222,17 @@ def fit_sequence(model, train: pd.DataFrame) -> None:
         info["refit_epochs"] = info["best_epoch"]
     info["train_time_s"] = round(time.perf_counter() - started, 3)
     model.fit_info = info
+
+
+def _interrupted(signal_name: str, trainer, run_dir) -> RunInterrupted:
+    done = int(trainer.current_epoch)
+    if run_dir is not None and done > 0:
+        hint = f"rerun the same command with --resume to continue from epoch {done + 1}"
+    elif run_dir is not None:
+        hint = "no epoch had finished; rerun the same command with --force"
+    else:
+        hint = "nothing was saved"
+    return RunInterrupted(signal_name, f"training stopped by {signal_name} after {done} finished epoch(s); {hint}")
 
 
 def _val_metrics(model, val_examples, val_gold: pd.DataFrame) -> dict:
