@@ -199,3 +199,22 @@ def test_compare_cli_errors_are_one_line(tmp_path, task_files, capsys):
     assert code == 2 and "--reference 'nope'" in err and "Traceback" not in err
     code, _, err = run_cli(["compare", "--data", task_files["train"], "--out", tmp_path / "r", "--presets", "v9.9"], capsys)
     assert code == 2 and "unknown preset" in err
+
+
+@pytest.mark.slow
+def test_parallel_folds_give_the_same_runs_as_one_at_a_time(tmp_path, task_files, tiny_bert_dir):
+    """--jobs 2 trains folds in two worker processes; with the same threads per training the
+    per-fold figures, histories and out-of-fold predictions equal a sequential run's."""
+    from vatrack.data import load_diary
+    from vatrack.experiments.compare import parse_versions, run_version
+
+    frame = load_diary(task_files["train"], require_labels=True)
+    tiny = ["epochs=2", "lstm_hidden=8", "lstm_layers=1", "fusion=[16]", "user_emb=4", "batch_size=32", "val_folds=2"]
+    version = parse_versions("v3.3", encoder=str(tiny_bert_dir), overrides=tiny)[0]
+    runs = {jobs: run_version(frame, version, 2, [0], tmp_path / f"cache{jobs}", jobs=jobs) for jobs in (1, 2)}
+    timing = [c for c in runs[1].per_fold.columns if "time" in c]
+    pd.testing.assert_frame_equal(runs[1].per_fold.drop(columns=timing), runs[2].per_fold.drop(columns=timing))
+    pd.testing.assert_frame_equal(runs[1].predictions, runs[2].predictions)
+    history = [c for c in runs[1].histories.columns if "time" not in c]
+    assert len(runs[2].histories) == 4   # 2 folds x 2 epochs came back from the workers
+    pd.testing.assert_frame_equal(runs[1].histories[history], runs[2].histories[history])

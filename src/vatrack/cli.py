@@ -127,6 +127,7 @@ def cv(
     set_: list[str] = typer.Option([], "--set", help="preset override key=value (repeatable)"),
     out: Optional[Path] = typer.Option(None, help="write per-fold figures and out-of-fold predictions to this folder"),
     force: bool = typer.Option(False, help="overwrite --out if it exists"),
+    jobs: int = typer.Option(1, help="folds trained at once in worker processes, sharing the cores (2 on 2 cores is ~1.4x faster for presets)"),
 ):
     """Official-style cross-validation: official metrics, mean ± std over folds and seeds."""
     from rich.table import Table
@@ -138,6 +139,8 @@ def cv(
 
     if seeds < 1:
         raise VatrackError(f"--seeds must be at least 1 (got {seeds})")
+    if jobs < 1:
+        raise VatrackError(f"--jobs must be at least 1 (got {jobs})")
     frame = load_diary(data, require_labels=True)
     factory = _cv_estimator_factory(method, preset, encoder, set_)
     if out:
@@ -150,7 +153,7 @@ def cv(
         console.print(f"  seed {row['seed']} fold {row['fold']}: composite r V {row['all.valence.r_composite']:.3f} "
                       f"A {row['all.arousal.r_composite']:.3f}")
 
-    result = run_cv(frame, factory, n_folds=folds, seeds=range(seeds), on_fold=progress)
+    result = run_cv(frame, factory, n_folds=folds, seeds=range(seeds), on_fold=progress, jobs=jobs)
     summary = result.summary()
     name = method or f"preset {preset}"
     table = Table(title=f"{name} — official-style CV, mean ± std over {len(result.per_fold)} folds×seeds")
@@ -346,6 +349,7 @@ def compare(
     set_: list[str] = typer.Option([], "--set", help="override for every preset, key=value (repeatable)"),
     alpha: float = typer.Option(0.05, help="significance level of the paired tests"),
     force: bool = typer.Option(False, help="empty --out first if it holds something other than a comparison"),
+    jobs: int = typer.Option(1, help="folds trained at once in worker processes, sharing the cores (2 on 2 cores is ~1.4x faster for presets)"),
 ):
     """Compare versions under official-style CV: statistics, paired tests, report.md/.html."""
     from vatrack.data import load_diary
@@ -356,6 +360,8 @@ def compare(
         raise VatrackError(f"--seeds must be at least 1 (got {seeds})")
     if not 0 < alpha < 1:
         raise VatrackError(f"--alpha must be between 0 and 1 (got {alpha})")
+    if jobs < 1:
+        raise VatrackError(f"--jobs must be at least 1 (got {jobs})")
     versions = parse_versions(presets, methods, ensemble, encoder, set_)
     target_list = load_targets(targets) if targets else None
     frame = load_diary(data, require_labels=True)
@@ -363,7 +369,7 @@ def compare(
     _say(f"comparing {', '.join(v.name for v in versions)}: {folds} folds × {seeds} seeds on {data}")
     comparison = run_comparison(frame, versions, out, n_folds=folds, seeds=range(seeds), reference=reference,
                                 targets=target_list, cache_dir=cache, alpha=alpha, on_event=_say, data_label=str(data),
-                                command=" ".join(["vatrack", "compare", *sys.argv[2:]]))
+                                command=" ".join(["vatrack", "compare", *sys.argv[2:]]), jobs=jobs)
     paths = comparison_report(comparison, out)
     for r in comparison.results:
         s = comparison.stat(r.name, HEADLINE)

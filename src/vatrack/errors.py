@@ -24,7 +24,11 @@ class RunInterrupted(VatrackError):
 
     def __init__(self, signal_name: str, message: str):
         super().__init__(message)
+        self.signal_name = signal_name
         self.exit_code = {"SIGTERM": 143, "SIGINT": 130}.get(signal_name, 1)
+
+    def __reduce__(self):  # picklable across worker processes despite the two-argument __init__
+        return type(self), (self.signal_name, str(self))
 
 
 def where(path, column: str | None = None, row: int | None = None) -> str:

@@ -283,7 +283,8 @@ def _find_cached(cache_root: Path, name: str, key: str) -> Path:
 
 
 def run_version(frame: pd.DataFrame, version: Version, n_folds: int, seeds, cache_root=None,
-                fingerprint: str | None = None, on_event: Callable[[str], None] | None = None) -> VersionResult:
+                fingerprint: str | None = None, on_event: Callable[[str], None] | None = None,
+                jobs: int = 1) -> VersionResult:
     """CV runs of one version for ``seeds``, reusing cached seeds; saves after every seed."""
     from vatrack.experiments.cv import run_cv
 
@@ -305,19 +306,13 @@ def run_version(frame: pd.DataFrame, version: Version, n_folds: int, seeds, cach
                                              "hash": key, "data": fingerprint, "folds": n_folds, "config": config})
     make = version.factory() if todo else None
     for seed in todo:
-        recorders: list[_Recorded] = []
-
-        def make_recorded(s, _make=make, _recorders=recorders):
-            recorder = _Recorded(_make(s))
-            _recorders.append(recorder)
-            return recorder
-
         def progress(row):
             v, a = (row.get(f"all.{d}.r_composite", float("nan")) for d in LABELS)
             say(f"{version.name} seed {row['seed']} fold {row['fold']}: composite r V {v:.3f} A {a:.3f}")
 
-        result = run_cv(frame, make_recorded, n_folds=n_folds, seeds=[seed], on_fold=progress)
-        # run_cv builds one estimator per fold, in fold order: recorder i is fold i.
+        result = run_cv(frame, lambda s: _Recorded(make(s)), n_folds=n_folds, seeds=[seed], on_fold=progress,
+                        jobs=jobs, keep_estimators=True)
+        recorders: list[_Recorded] = result.estimators   # fitted, in fold order
         rows = result.per_fold.copy()
         extra = pd.DataFrame([r.figures for r in recorders], index=rows.index)
         rows = pd.concat([rows, extra], axis=1)
@@ -655,7 +650,7 @@ def compare_results(results: list[VersionResult], reference: str | None = None, 
 def run_comparison(frame: pd.DataFrame, versions: list[Version], out_dir, n_folds: int = 5, seeds=(0, 1, 2),
                    reference: str | None = None, targets: list[dict] | None = None, cache_dir=None,
                    alpha: float = ALPHA, on_event: Callable[[str], None] | None = None, data_label: str = "",
-                   command: str | None = None) -> Comparison:
+                   command: str | None = None, jobs: int = 1) -> Comparison:
     """Run (or reuse) every version's CV, compare, write OUT/summary.json. Returns the comparison."""
     out_dir = Path(out_dir)
     cache_root = Path(cache_dir) if cache_dir else out_dir / "cache"
@@ -672,14 +667,14 @@ def run_comparison(frame: pd.DataFrame, versions: list[Version], out_dir, n_fold
     started = time.perf_counter()
     for v in versions:
         if v.kind != "ensemble":
-            results[v.name] = run_version(frame, v, n_folds, seeds, cache_root, fingerprint, on_event)
+            results[v.name] = run_version(frame, v, n_folds, seeds, cache_root, fingerprint, on_event, jobs=jobs)
     for v in versions:
         if v.kind == "ensemble":
             results[v.name] = ensemble_result(v, [results[m] for m in v.members])
     meta = {"data": data_label, "data_fingerprint": fingerprint, "rows": int(len(frame)),
             "users": int(frame["user_id"].nunique()), "folds": n_folds, "seeds": [int(s) for s in seeds],
             "cache_dir": _portable(cache_root, out_dir), "wall_time_s": round(time.perf_counter() - started, 1),
-            "command": command, "default_targets": targets is None}
+            "command": command, "default_targets": targets is None, "jobs": int(jobs)}
     comparison = compare_results([results[v.name] for v in versions], reference, targets, alpha, meta)
     write_json(out_dir / "summary.json", comparison.summary(out_dir))
     return comparison
