@@ -286,7 +286,7 @@ def run_version(frame: pd.DataFrame, version: Version, n_folds: int, seeds, cach
                 fingerprint: str | None = None, on_event: Callable[[str], None] | None = None,
                 jobs: int = 1) -> VersionResult:
     """CV runs of one version for ``seeds``, reusing cached seeds; saves after every seed."""
-    from vatrack.experiments.cv import run_cv
+    from vatrack.experiments.cv import iter_cv
 
     say = on_event or (lambda message: None)
     seeds = [int(s) for s in seeds]
@@ -305,23 +305,23 @@ def run_version(frame: pd.DataFrame, version: Version, n_folds: int, seeds, cach
         write_json(folder / "version.json", {"name": version.name, "kind": version.kind, "source": version.source,
                                              "hash": key, "data": fingerprint, "folds": n_folds, "config": config})
     make = version.factory() if todo else None
-    for seed in todo:
-        def progress(row):
-            v, a = (row.get(f"all.{d}.r_composite", float("nan")) for d in LABELS)
-            say(f"{version.name} seed {row['seed']} fold {row['fold']}: composite r V {v:.3f} A {a:.3f}")
-
-        result = run_cv(frame, lambda s: _Recorded(make(s)), n_folds=n_folds, seeds=[seed], on_fold=progress,
-                        jobs=jobs, keep_estimators=True)
-        recorders: list[_Recorded] = result.estimators   # fitted, in fold order
-        rows = result.per_fold.copy()
-        extra = pd.DataFrame([r.figures for r in recorders], index=rows.index)
-        rows = pd.concat([rows, extra], axis=1)
+    done: list[tuple[dict, _Recorded, pd.DataFrame]] = []
+    # All missing seeds in one stream (workers stay busy across seeds); a seed is saved as
+    # soon as its last fold is in, so an interrupted comparison keeps its finished seeds.
+    for row, recorder, scored in (iter_cv(frame, lambda s: _Recorded(make(s)), n_folds, todo, jobs) if todo else ()):
+        v, a = (row.get(f"all.{d}.r_composite", float("nan")) for d in LABELS)
+        say(f"{version.name} seed {row['seed']} fold {row['fold']}: composite r V {v:.3f} A {a:.3f}")
+        done.append((row, recorder, scored))
+        if len(done) < n_folds:
+            continue
+        seed = int(row["seed"])
+        rows = pd.DataFrame([{**r, **rec.figures} for r, rec, _ in done])
         if "train.avg.ccc" in rows and "all.avg.ccc" in rows:
             rows["gap.avg.ccc"] = rows["train.avg.ccc"] - rows["all.avg.ccc"]
-        runs_history = [r.history.assign(seed=seed, fold=fold) for fold, r in zip(rows["fold"], recorders) if not r.history.empty]
+        runs_history = [rec.history.assign(seed=seed, fold=r["fold"]) for r, rec, _ in done if not rec.history.empty]
         per_fold = pd.concat([per_fold[per_fold["seed"] != seed] if len(per_fold) else per_fold, rows], ignore_index=True)
         predictions = pd.concat([predictions[predictions["seed"] != seed] if len(predictions) else predictions,
-                                 result.predictions], ignore_index=True)
+                                 *(p for _, _, p in done)], ignore_index=True)
         if runs_history:
             histories = pd.concat([histories[histories["seed"] != seed] if len(histories) else histories, *runs_history],
                                   ignore_index=True)
@@ -330,6 +330,7 @@ def run_version(frame: pd.DataFrame, version: Version, n_folds: int, seeds, cach
             write_csv(folder / "oof_predictions.csv", predictions)
             if len(histories):
                 write_csv(folder / "history.csv", histories)
+        done = []
     def wanted(f: pd.DataFrame) -> pd.DataFrame:
         # The cache may hold more seeds than asked for; pairs must use the same seeds everywhere.
         return f[f["seed"].isin(seeds)].sort_values(["seed", "fold"], kind="stable").reset_index(drop=True) if len(f) else f

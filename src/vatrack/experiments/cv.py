@@ -18,7 +18,7 @@ import contextlib
 import multiprocessing
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
-from typing import Callable
+from typing import Callable, Iterator
 
 import numpy as np
 import pandas as pd
@@ -65,25 +65,33 @@ def run_cv(frame: pd.DataFrame, make_estimator: Callable[[int], object], n_folds
            seeds=(0, 1, 2), on_fold: Callable[[dict], None] | None = None, jobs: int = 1,
            keep_estimators: bool = False) -> CVResult:
     """Run ``make_estimator(seed)`` through every fold of every seed (``jobs`` at a time)."""
+    rows, predictions, estimators = [], [], []
+    for row, model, scored in iter_cv(frame, make_estimator, n_folds, seeds, jobs):
+        rows.append(row)
+        predictions.append(scored)
+        if keep_estimators:
+            estimators.append(model)
+        if on_fold:
+            on_fold(row)
+    return CVResult(per_fold=pd.DataFrame(rows), predictions=pd.concat(predictions, ignore_index=True),
+                    estimators=estimators)
+
+
+def iter_cv(frame: pd.DataFrame, make_estimator: Callable[[int], object], n_folds: int = 5, seeds=(0, 1, 2),
+            jobs: int = 1) -> Iterator[tuple[dict, object, pd.DataFrame]]:
+    """(figures row, fitted estimator, scored out-of-fold predictions) per fold, in plan order,
+    as each finishes: callers can save a seed as soon as its folds are in."""
     if int(jobs) < 1:
         raise VatrackError(f"jobs must be at least 1 (got {jobs})")
     folds = list(cv_plan(frame, n_folds=n_folds, seeds=tuple(seeds)))
     # Estimators are made here, in fold order, so make_estimator may be any closure; only the
     # unfitted estimator and the fold's rows travel to a worker.
     tasks = ((make_estimator(fold.seed), *fold.split(frame)) for fold in folds)
-    rows, predictions, estimators = [], [], []
     with _executor(min(int(jobs), len(folds))) as pool:
         results = pool.map(_fit_fold, tasks) if pool else map(_fit_fold, tasks)
         for fold, (model, scored) in zip(folds, results):
             row = {"seed": fold.seed, "fold": fold.fold, **flatten_metrics(subtask1_metrics(scored))}
-            rows.append(row)
-            predictions.append(scored.assign(seed=fold.seed, fold=fold.fold))
-            if keep_estimators:
-                estimators.append(model)
-            if on_fold:
-                on_fold(row)
-    return CVResult(per_fold=pd.DataFrame(rows), predictions=pd.concat(predictions, ignore_index=True),
-                    estimators=estimators)
+            yield row, model, scored.assign(seed=fold.seed, fold=fold.fold)
 
 
 def _fit_fold(task) -> tuple[object, pd.DataFrame]:
