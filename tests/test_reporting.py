@@ -1,6 +1,6 @@
 """vatrack.reporting: Markdown/HTML rendering, the comparison report (every section, every
 image embedded), report.html in headless Chromium, `vatrack report` on run and CV folders,
-and the Lightning loggers of vatrack.experiments.loggers."""
+and the Lightning loggers of vatrack.training.loggers."""
 
 from __future__ import annotations
 
@@ -192,18 +192,15 @@ def test_report_cli_on_a_training_run_and_a_cv_folder(task_files, tiny_bert_dir,
 # --- loggers ---------------------------------------------------------------------------------------------
 
 
-def test_csv_logger_is_the_default_and_writes_in_the_run_folder(tmp_path):
-    from vatrack.experiments.loggers import make_logger
+def test_csv_logger_is_history_csv_and_adds_nothing(tmp_path):
+    from vatrack.training.loggers import make_logger
 
-    logger = make_logger(None, tmp_path)
-    logger.log_metrics({"val_loss": 0.5}, step=0)
-    logger.save()
-    files = list(tmp_path.rglob("metrics.csv"))
-    assert files and "val_loss" in files[0].read_text()
+    assert make_logger(None, tmp_path) is None and make_logger("CSV", tmp_path) is None
+    assert not any(tmp_path.iterdir())
 
 
 def test_loggers_that_are_not_installed_or_unknown_are_one_clear_error(tmp_path, monkeypatch):
-    from vatrack.experiments import loggers
+    from vatrack.training import loggers
 
     with pytest.raises(VatrackError, match="must be one of"):
         loggers.make_logger("neptune", tmp_path)
@@ -215,7 +212,7 @@ def test_loggers_that_are_not_installed_or_unknown_are_one_clear_error(tmp_path,
 
 def test_mlflow_logger_defaults_to_sqlite_in_the_run_folder(tmp_path, monkeypatch):
     pytest.importorskip("mlflow")
-    from vatrack.experiments.loggers import make_logger
+    from vatrack.training.loggers import make_logger
 
     monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
     logger = make_logger("mlflow", tmp_path)

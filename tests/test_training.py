@@ -200,6 +200,25 @@ def test_train_writes_history_metrics_config_and_bundle(tiny_run, tiny_bert_dir,
     assert len(pred) == len(test) and set(pred["text_id"]) == set(test["text_id"])
 
 
+def test_train_logger_option_adds_a_second_logger_with_every_epoch(tiny_run, tiny_bert_dir, capsys):
+    """--logger tensorboard (tensorboardX is a dev dependency): event files in the run folder
+    carrying the per-epoch figures and the config; history.csv is still written."""
+    pytest.importorskip("tensorboardX")
+    folder, _, _ = tiny_run
+    run = folder / "tb"
+    code, _, err = run_cli(["train", "--data", folder / "train.csv", "--out", run, "--encoder", tiny_bert_dir,
+                            "--set", "epochs=2", *TINY, "--logger", "tensorboard"], capsys)
+    assert code == 0, err
+    events = list((run / "tensorboard").glob("events.out.tfevents.*"))
+    assert events and len(pd.read_csv(run / "history.csv")) == 2
+    content = b"".join(path.read_bytes() for path in events)
+    assert b"val_score" in content and b"train_loss" in content
+    assert json.loads((run / "metrics.json").read_text())["run"]["trainer"]["logger"] == "tensorboard"
+    code, _, err = run_cli(["train", "--data", folder / "train.csv", "--out", folder / "nolog", "--logger", "neptune"],
+                           capsys)
+    assert code == 2 and "--logger must be one of" in err and not (folder / "nolog").exists()
+
+
 def test_existing_run_folder_needs_force(tiny_run, capsys):
     folder, _, _ = tiny_run
     (folder / "busy").mkdir(exist_ok=True)

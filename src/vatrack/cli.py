@@ -218,13 +218,14 @@ def train(
     num_nodes: Optional[int] = typer.Option(None, "--num-nodes", help="Lightning num_nodes"),
     force: bool = typer.Option(False, help="overwrite --out if it exists"),
     resume: bool = typer.Option(False, help="continue an interrupted run in --out from its last finished epoch"),
+    logger: str = typer.Option("csv", help="csv (history.csv, always written), or also mlflow, wandb, tensorboard"),
 ):
     """Train the seed sequence model from a preset; writes a run folder that `predict` reads."""
     from vatrack.experiments.runs import train_run
 
     metrics = train_run(data, preset, out, encoder=encoder, seed=seed, overrides=set_, val=val, mode=mode, force=force,
                         accelerator=accelerator, devices=devices, strategy=strategy, num_nodes=num_nodes,
-                        resume=resume)
+                        resume=resume, logger=logger)
     if not metrics:
         return  # a DDP worker process: rank 0 reports
     line = f"trained {metrics['run']['preset']} in {metrics['train_time_s']:.1f} s ({metrics['epochs_run']} epochs)"

@@ -42,14 +42,17 @@ def launcher_rank() -> int:
 def train_run(data_path, preset="v3.3", out="runs/train", *, encoder: str | None = None, seed: int = 0,
               overrides=None, val: str = "cv", mode: str | None = None, force: bool = False,
               accelerator: str | None = None, devices=None, strategy: str | None = None, num_nodes: int | None = None,
-              progress: bool = True, resume: bool = False) -> dict:
+              progress: bool = True, resume: bool = False, logger: str | None = None) -> dict:
     """Train the sequence model on a labelled CSV; returns the metrics written to metrics.json."""
     from vatrack.data import load_diary
     from vatrack.experiments.presets import config_yaml, resolve_config
     from vatrack.models.sequence import SequenceRegressor
 
+    from vatrack.training.loggers import check_logger
+
     if val not in ("cv", "none"):
         raise VatrackError(f"--val must be cv or none (got '{val}')")
+    logger = check_logger(logger)   # before any work: a missing package is one line, not a late crash
     config = resolve_config(preset, encoder=encoder, mode=mode, overrides=overrides)
     train = load_diary(data_path, require_labels=True)
     out = Path(out)
@@ -58,7 +61,8 @@ def train_run(data_path, preset="v3.3", out="runs/train", *, encoder: str | None
     if writer and resume_from is None:
         prepare_run_dir(out, force=force)
         write_text(out / "config.yaml", config_yaml(config))
-    trainer = {"accelerator": accelerator, "devices": _devices(devices), "strategy": strategy, "num_nodes": num_nodes}
+    trainer = {"accelerator": accelerator, "devices": _devices(devices), "strategy": strategy, "num_nodes": num_nodes,
+               "logger": None if logger == "csv" else logger}
     if resume_from is not None:
         trainer["resume_from"] = str(resume_from)
     model = SequenceRegressor(config, seed=seed, val=val, trainer=trainer, run_dir=out, progress=progress and writer)

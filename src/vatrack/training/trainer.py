@@ -34,6 +34,7 @@ from vatrack.errors import RunInterrupted, VatrackError
 from vatrack.protocols import official_style_folds, strip_labels
 from vatrack.training.data import TrainWindows, eval_loader, train_loader
 from vatrack.training.history import HistoryLogger
+from vatrack.training.loggers import make_logger
 from vatrack.training.module import SequenceModule
 
 
@@ -83,13 +84,18 @@ def trainer_for(cfg, *, has_val: bool, checkpoint_dir: Path, history_path: Path 
     if progress:
         callbacks.append(_ProgressBar(refresh_rate=5, leave=True))
     history = HistoryLogger(history_path, resume=bool(resume_from))
+    loggers = [history]
+    if options.get("logger") and history_path is not None:
+        extra = make_logger(options["logger"], history_path.parent)
+        extra.log_hyperparams(cfg.model_dump())
+        loggers.append(extra)
     trainer = L.Trainer(
         max_epochs=max_epochs,
         accelerator=options.get("accelerator") or "auto",
         devices=options.get("devices") or 1,
         strategy=options.get("strategy") or "auto",
         num_nodes=options.get("num_nodes") or 1,
-        logger=history,
+        logger=loggers,
         callbacks=callbacks,
         enable_progress_bar=progress,
         enable_model_summary=False,

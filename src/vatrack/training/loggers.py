@@ -1,8 +1,10 @@
-"""Lightning loggers by name, for ``--logger csv|mlflow|wandb|tensorboard``.
+"""Lightning loggers by name, for ``vatrack train --logger csv|mlflow|wandb|tensorboard``.
 
-``make_logger(kind, run_dir)`` returns a Lightning logger writing inside the run folder:
+Every run writes RUN_DIR/history.csv (vatrack.training.history: one row per epoch); that is
+the ``csv`` logger, the default. Another kind adds a second Lightning logger that receives the
+same per-epoch figures and the resolved config as hyperparameters.
+``make_logger(kind, run_dir)`` returns it (None for csv), writing inside the run folder:
 
-* ``csv`` (default): RUN_DIR/logs/metrics.csv — no extra package;
 * ``mlflow``: tracking URI ``sqlite:///RUN_DIR/mlflow.db`` unless MLFLOW_TRACKING_URI is set
   (artifacts under RUN_DIR/mlruns), experiment "vatrack";
 * ``wandb``: offline into RUN_DIR/wandb unless WANDB_MODE=online or WANDB_API_KEY is set;
@@ -47,14 +49,12 @@ def check_logger(kind: str | None) -> str:
 
 
 def make_logger(kind: str | None, run_dir, name: str = "vatrack"):
-    """A Lightning logger of ``kind`` writing under ``run_dir`` (see module docstring)."""
+    """The extra Lightning logger of ``kind`` writing under ``run_dir``; None for csv."""
     kind = check_logger(kind)
+    if kind == "csv":
+        return None
     run_dir = Path(run_dir).resolve()
     run_dir.mkdir(parents=True, exist_ok=True)
-    if kind == "csv":
-        from lightning.pytorch.loggers import CSVLogger
-
-        return CSVLogger(save_dir=str(run_dir), name="logs", version="")
     if kind == "mlflow":
         from lightning.pytorch.loggers import MLFlowLogger
 
