@@ -108,3 +108,27 @@ def test_two_workers_share_one_sqlite_study(sweep_files, tiny_bert_dir, tmp_path
     by_worker = {t.user_attrs["worker"] for t in study.trials}
     assert by_worker == {f"{os.uname().nodename}:{w.pid}" for w in workers}
     assert all(t.state.name in ("COMPLETE", "PRUNED") for t in study.trials)
+
+
+def test_trials_are_pruned_per_epoch_inside_a_fold(task_files, tiny_bert_dir):
+    """The pruning callback reports each epoch's inner-validation score at fold*1000+epoch and
+    stops training there when the pruner says so (here: a pruner that prunes from step 2003)."""
+    from vatrack.data import load_diary
+    from vatrack.experiments.sweep import EPOCH_STEPS, epoch_pruning
+    from vatrack.models.sequence import SequenceRegressor
+
+    class PruneFromEpochThree(optuna.pruners.BasePruner):
+        def prune(self, study, trial):
+            return trial.last_step is not None and trial.last_step % EPOCH_STEPS >= 3
+
+    study = optuna.create_study(direction="maximize", pruner=PruneFromEpochThree())
+    trial = study.ask()
+    overrides = {"epochs": 6, "patience": 6, "lstm_hidden": 8, "lstm_layers": 1, "fusion": [16], "user_emb": 4,
+                 "batch_size": 32, "val_folds": 2}
+    model = SequenceRegressor("v3.3", encoder=str(tiny_bert_dir), overrides=overrides,
+                              trainer={"callbacks": [epoch_pruning(trial, fold=2)]})
+    with pytest.raises(optuna.TrialPruned, match="fold 3, epoch 3"):
+        model.fit(load_diary(task_files["train"], require_labels=True))
+    reported = study.trials[0].intermediate_values
+    assert sorted(reported) == [2 * EPOCH_STEPS + 1, 2 * EPOCH_STEPS + 2, 2 * EPOCH_STEPS + 3]
+    assert all(-1.0 <= v <= 1.0 for v in reported.values())

@@ -2,9 +2,10 @@
 
 Each trial samples overrides of the base preset from a search space (TPE), trains the
 sequence model through every (seed, fold) of a fixed CV plan, and returns the mean
-composite r (average of valence and arousal: the leaderboard figure). After each fold the
-running mean is reported to Optuna, and a median pruner stops trials that trail the
-others at the same fold, so weak configurations cost one or two folds instead of all.
+composite r (average of valence and arousal: the leaderboard figure). After every epoch the
+network's inner-validation composite r is reported to Optuna (step = fold * 1000 + epoch),
+and a median pruner stops a trial that trails the others at the same fold and epoch, so a
+weak configuration costs a few epochs instead of every fold.
 
 Many workers, one study: every worker opens the same storage URL and study name and adds
 its own trials (``vatrack sweep ... --storage URL --study NAME`` on each machine). SQLite
@@ -193,7 +194,8 @@ def open_study(storage_url: str, study_name: str, identity: dict, sampler_seed: 
     optuna.logging.set_verbosity(optuna.logging.WARNING)  # vatrack prints its own progress
     storage = open_storage(storage_url)
     sampler = optuna.samplers.TPESampler(seed=sampler_seed, n_startup_trials=5, constant_liar=True)
-    pruner = optuna.pruners.MedianPruner(n_startup_trials=3, n_warmup_steps=1)
+    # No pruning in the first 3 epochs of a trial's first fold: warm-up noise.
+    pruner = optuna.pruners.MedianPruner(n_startup_trials=3, n_warmup_steps=3)
     study = optuna.create_study(storage=storage, study_name=study_name, direction="maximize", sampler=sampler,
                                 pruner=pruner, load_if_exists=True)
     stored = study.user_attrs.get("identity")
@@ -230,23 +232,45 @@ def make_objective(frame: pd.DataFrame, base, space: dict, n_folds: int, seeds,
             trial.set_user_attr("invalid", str(err))
             raise optuna.TrialPruned(str(err)) from None
         scores: list[float] = []
+        folds = iter(range(10**6))
 
         def after_fold(row):
             value = row.get("all.avg.r_composite", math.nan)
             scores.append(value if np.isfinite(value) else -1.0)  # no scorable user: worst, not a crash
-            step = len(scores) - 1
-            trial.report(float(np.mean(scores)), step)
-            say(f"trial {trial.number} fold {step + 1}: composite r avg {value:.3f} (running mean {np.mean(scores):.3f})")
-            if trial.should_prune():
-                raise optuna.TrialPruned(f"pruned after {len(scores)} fold(s)")
+            say(f"trial {trial.number} fold {len(scores)}: composite r avg {value:.3f} (running mean {np.mean(scores):.3f})")
 
-        result = run_cv(frame, lambda seed: SequenceRegressor(config, seed=seed), n_folds=n_folds, seeds=seeds,
-                        on_fold=after_fold)
+        def estimator(seed):
+            pruning = epoch_pruning(trial, next(folds))   # run_cv makes estimators in fold order
+            return SequenceRegressor(config, seed=seed, trainer={"callbacks": [pruning]})
+
+        result = run_cv(frame, estimator, n_folds=n_folds, seeds=seeds, on_fold=after_fold)
         for dim in ("valence", "arousal"):
             trial.set_user_attr(f"r_composite_{dim}", float(result.per_fold[f"all.{dim}.r_composite"].mean()))
         return float(np.mean(scores))
 
     return objective
+
+
+EPOCH_STEPS = 1000  # step of (fold, epoch) = fold * EPOCH_STEPS + epoch: one axis for every trial
+
+
+def epoch_pruning(trial, fold: int):
+    """A Lightning callback: after each validation, report the inner-validation composite r
+    (val_score) at step ``fold * EPOCH_STEPS + epoch`` and stop the trial if the pruner says so."""
+    import lightning as L
+    import optuna
+
+    class EpochPruning(L.Callback):
+        def on_validation_end(self, trainer, pl_module):
+            value = trainer.callback_metrics.get("val_score")
+            if trainer.sanity_checking or value is None:
+                return
+            epoch = int(trainer.current_epoch) + 1
+            trial.report(float(value), fold * EPOCH_STEPS + epoch)
+            if trial.should_prune():
+                raise optuna.TrialPruned(f"pruned at fold {fold + 1}, epoch {epoch}")
+
+    return EpochPruning()
 
 
 # --- running a sweep ---------------------------------------------------------------------------------------
@@ -273,9 +297,9 @@ def trials_frame(study) -> pd.DataFrame:
             value = t.intermediate_values[max(t.intermediate_values)]  # a pruned trial's last report
         duration = (t.datetime_complete - t.datetime_start).total_seconds() if t.datetime_complete and t.datetime_start else None
         rows.append({"number": t.number, "state": t.state.name, "value": value, "worker": t.user_attrs.get("worker"),
-                     "duration_s": duration, "folds_reported": len(t.intermediate_values),
+                     "duration_s": duration, "epochs_reported": len(t.intermediate_values),
                      **{f"param.{k}": v for k, v in t.params.items()}})
-    return pd.DataFrame(rows, columns=["number", "state", "value", "worker", "duration_s", "folds_reported"]
+    return pd.DataFrame(rows, columns=["number", "state", "value", "worker", "duration_s", "epochs_reported"]
                         + sorted({f"param.{k}" for t in study.get_trials(deepcopy=False) for k in t.params}))
 
 

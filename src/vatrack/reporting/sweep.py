@@ -38,7 +38,7 @@ def sweep_report(result, out_dir) -> dict[str, Path]:
     if len(trials):
         report.heading("Optimisation history")
         report.image(plots.optimisation_history(trials, out_dir / "plots" / "optimisation_history.png"),
-                     "CV composite r per trial; pruned trials at their last reported running mean.")
+                     "CV composite r per trial; pruned trials at their last reported inner-validation composite r.")
     report.heading("Parameter importances")
     if result.importances:
         report.image(plots.importances(result.importances, out_dir / "plots" / "param_importances.png"),
@@ -49,7 +49,7 @@ def sweep_report(result, out_dir) -> dict[str, Path]:
     if len(trials):
         report.heading("Top trials")
         top = trials[trials["state"] == "COMPLETE"].sort_values("value", ascending=False).head(10)
-        shown = top.drop(columns=[c for c in ("folds_reported",) if c in top]).copy()
+        shown = top.drop(columns=[c for c in ("epochs_reported",) if c in top]).copy()
         shown.columns = [c.removeprefix("param.") for c in shown.columns]
         for col in shown.columns:
             shown[col] = shown[col].map(lambda v: fmt(v, 4) if isinstance(v, float) else str(v))

@@ -83,6 +83,7 @@ def trainer_for(cfg, *, has_val: bool, checkpoint_dir: Path, history_path: Path 
                                          every_n_epochs=1, save_on_train_epoch_end=True, enable_version_counter=False))
     if progress:
         callbacks.append(_ProgressBar(refresh_rate=5, leave=True))
+    callbacks += list(options.get("callbacks") or [])   # e.g. a sweep's per-epoch pruning
     history = HistoryLogger(history_path, resume=bool(resume_from))
     loggers = [history]
     if options.get("logger") and history_path is not None:
