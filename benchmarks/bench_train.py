@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import math
+import resource
 import sys
 import tempfile
 import time
@@ -34,6 +35,7 @@ def parse_args():
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--set", dest="overrides", action="append", default=[], help="preset override key=value")
     p.add_argument("--order", default="bare-first", choices=["bare-first", "vatrack-first"])
+    p.add_argument("--users", type=int, default=137, help="synthetic diaries only: number of users")
     return p.parse_args()
 
 
@@ -42,7 +44,7 @@ def load(args):
 
     if args.data:
         return load_diary(args.data, require_labels=True)
-    return make_diaries(n_users=137, texts_per_user=(5, 35), seed=0)
+    return make_diaries(n_users=args.users, texts_per_user=(5, 35), seed=0)
 
 
 def bare_loop(config, train, seed: int, val: str) -> tuple[float, int]:
@@ -118,22 +120,26 @@ def main():
     runs = ["bare", "vatrack"]
     if args.order == "vatrack-first":
         runs.reverse()
-    results = {}
+    results, peak_mb = {}, {}
     for name in runs:
         if name == "bare":
             seconds, steps = bare_loop(config, train, args.seed, args.val)
             results["bare"] = (seconds, steps)
         else:
             results["vatrack"] = vatrack_fit(config, train, args.seed, args.val)
+        # Peak RSS of the process so far (Linux: KiB): the later loop's figure includes the first's.
+        peak_mb[name] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     bare_s, steps = results["bare"]
     vt_s, info = results["vatrack"]
     print()
     print(f"preset {config.name}, {len(train)} rows, val={args.val}, {config.epochs} epochs, batch {config.batch_size}, "
           f"{torch.get_num_threads()} threads, {steps} training steps each")
-    print(f"{'loop':<10}{'wall s':>10}{'ms/step':>10}{'epochs':>8}")
-    print(f"{'bare':<10}{bare_s:>10.1f}{1000 * bare_s / steps:>10.1f}{config.epochs:>8}")
-    print(f"{'vatrack':<10}{vt_s:>10.1f}{1000 * vt_s / steps:>10.1f}{info['epochs_run']:>8}")
-    print(f"ratio vatrack / bare: {vt_s / bare_s:.2f}x")
+    print(f"{'loop':<10}{'wall s':>10}{'ms/step':>10}{'epochs':>8}{'epochs/s':>10}{'peak RSS MB':>13}")
+    for name, seconds, epochs in (("bare", bare_s, config.epochs), ("vatrack", vt_s, info["epochs_run"])):
+        print(f"{name:<10}{seconds:>10.1f}{1000 * seconds / steps:>10.1f}{epochs:>8}{epochs / seconds:>10.3f}"
+              f"{peak_mb[name]:>13.0f}")
+    print(f"ratio vatrack / bare: {vt_s / bare_s:.2f}x   (peak RSS is the process's so far: the second loop's "
+          f"includes the first's)")
     print("command: " + " ".join([Path(sys.executable).name, *sys.argv]))
 
 

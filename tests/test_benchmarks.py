@@ -43,3 +43,13 @@ def test_bench_scale_prints_table_and_command():
     assert rows and "not measured" not in rows[0]
     command = [line for line in out.splitlines() if line.startswith("reproduce: ")]
     assert command and "benchmarks/bench_scale.py --sizes 0.1 --epochs 1" in command[0]
+
+
+@pytest.mark.slow
+def test_bench_train_prints_both_loops_ratio_and_peak_rss(tiny_bert_dir):
+    out = run_script("bench_train.py", "--users", "12", "--epochs", "1", "--threads", "1", "--set", f"encoder={tiny_bert_dir}",
+                     "--set", "lstm_hidden=8", "--set", "lstm_layers=1", "--set", "fusion=[16]", "--set", "val_folds=2")
+    assert "peak RSS MB" in out and "epochs/s" in out and "ratio vatrack / bare:" in out
+    rows = {line.split()[0]: line.split() for line in out.splitlines() if line.split()[:1] in (["bare"], ["vatrack"])}
+    assert set(rows) == {"bare", "vatrack"} and all(float(r[1]) > 0 for r in rows.values())
+    assert [line for line in out.splitlines() if line.startswith("command: ") and "--users 12" in line]
