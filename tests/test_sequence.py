@@ -200,6 +200,7 @@ def test_refit_trains_again_on_every_row(split, tiny_bert_dir):
     model = SequenceRegressor({**TINY, "refit": True}, encoder=str(tiny_bert_dir), seed=0).fit(train)
     assert model.fit_info["refit_epochs"] == model.fit_info["best_epoch"]
     assert set(model.state["vocab"]) == set(train["user_id"])  # every user now has an embedding
+    assert "before refit" in model.fit_info["val_metrics_of"]   # metrics.json says whose figures these are
 
 
 def test_bad_training_frames_are_one_clear_error(tiny_bert_dir):

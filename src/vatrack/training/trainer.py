@@ -227,6 +227,9 @@ def fit_sequence(model, train: pd.DataFrame) -> None:
         fit_sequence(fresh, train)
         model.net, model.state = fresh.net, fresh.state
         info["refit_epochs"] = info["best_epoch"]
+        # The refit network saw the validation rows, so it has no held-out figure of its own.
+        info["val_metrics_of"] = ("the network before refit (checkpoint); the saved model is the refit on all rows "
+                                  f"for {info['best_epoch']} epochs, which has no held-out figure")
     info["train_time_s"] = round(time.perf_counter() - started, 3)
     model.fit_info = info
 
