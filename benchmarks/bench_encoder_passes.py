@@ -69,7 +69,7 @@ def main():
     args = parse_args()
     torch.set_num_threads(args.threads)
     from vatrack.data import load_diary, make_diaries
-    from vatrack.experiments.presets import resolve_config
+    from vatrack.models.presets import resolve_config
     from vatrack.features import Examples, build_table, label_stats, standardiser
 
     train = load_diary(args.data, require_labels=True) if args.data else make_diaries(n_users=137, texts_per_user=(5, 35))

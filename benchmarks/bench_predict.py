@@ -81,7 +81,7 @@ def main(argv=None) -> None:
         torch.set_num_threads(args.threads)
         from vatrack.data import write_csv_like_official
         from vatrack.encoders import get_encoder
-        from vatrack.experiments.presets import resolve_config
+        from vatrack.models.presets import resolve_config
         from vatrack.experiments.runs import predict_run, train_run
 
         config = resolve_config(args.preset, encoder=args.encoder, overrides=[f"epochs={args.epochs}"])

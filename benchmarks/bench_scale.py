@@ -86,7 +86,7 @@ def child(args) -> None:
 
     torch.set_num_threads(args.threads)
     from vatrack.data import make_diaries
-    from vatrack.experiments.presets import resolve_config
+    from vatrack.models.presets import resolve_config
     from vatrack.models.sequence import SequenceRegressor
 
     scale = args.child

@@ -108,7 +108,7 @@ def vatrack_fit(config, train, seed: int, val: str) -> tuple[float, dict]:
 def main():
     args = parse_args()
     torch.set_num_threads(args.threads)
-    from vatrack.experiments.presets import resolve_config
+    from vatrack.models.presets import resolve_config
 
     config = resolve_config(args.preset, overrides=[*args.overrides, f"epochs={args.epochs}", f"patience={args.epochs}"])
     train = load(args)

@@ -19,7 +19,7 @@ BASELINE_METHODS = ["mean", "user-mean", "ridge", "ridge+user"]
 def sequence_factory():
     """The seed sequence model at toy size, when it is available."""
     try:
-        from vatrack.experiments.presets import estimator_from_preset
+        from vatrack.models.presets import estimator_from_preset
     except ImportError:
         return None
     return lambda encoder, seed: estimator_from_preset(

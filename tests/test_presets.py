@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from vatrack.errors import VatrackError
-from vatrack.experiments.presets import (
+from vatrack.models.presets import (
     available_presets,
     config_yaml,
     load_preset,
@@ -47,7 +47,7 @@ def test_every_preset_lists_every_knob():
     assert {"best", "v3.0", "v3.2", "v3.3", "v3.4"} <= set(available_presets())
     import yaml
 
-    from vatrack.experiments.presets import preset_path
+    from vatrack.models.presets import preset_path
 
     for name in available_presets():
         keys = set(yaml.safe_load(preset_path(name).read_text()))

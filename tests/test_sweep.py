@@ -12,7 +12,7 @@ import pytest
 import yaml
 
 from vatrack.errors import VatrackError
-from vatrack.experiments.presets import load_preset
+from vatrack.models.presets import load_preset
 from vatrack.experiments.sweep import DEFAULT_SPACE, check_space, mask_url, open_study, suggest
 
 from conftest import run_cli

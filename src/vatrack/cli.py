@@ -110,7 +110,7 @@ def _cv_estimator_factory(method: Optional[str], preset: Optional[str], encoder:
     if method is not None:
         make_model(method)  # validate the name before any fold runs
         return lambda seed: make_model(method, encoder=encoder or "minilm", seed=seed)
-    from vatrack.experiments.presets import estimator_from_preset
+    from vatrack.models.presets import estimator_from_preset
 
     estimator_from_preset(preset, encoder=encoder, seed=0, overrides=overrides)  # validate once, early
     return lambda seed: estimator_from_preset(preset, encoder=encoder, seed=seed, overrides=overrides)

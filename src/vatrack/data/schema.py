@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import numpy as np
+
 LABELS = ("valence", "arousal")
 SCALES = {"valence": (-2.0, 2.0), "arousal": (0.0, 2.0)}
 
@@ -32,3 +34,13 @@ LABEL_COLUMNS = (
     "disposition_change_valence",
     "disposition_change_arousal",
 )
+
+
+def clip_to_scale(pred) -> np.ndarray:
+    """(n, 2) valence/arousal predictions made finite and kept within the label scale (NaN -> scale middle)."""
+    out = np.array(pred, dtype=float, copy=True)
+    for j, label in enumerate(LABELS):
+        low, high = SCALES[label]
+        col = np.nan_to_num(out[:, j], nan=(low + high) / 2, posinf=high, neginf=low)
+        out[:, j] = np.clip(col, low, high)
+    return out

@@ -16,6 +16,7 @@ from vatrack.encoders.encoder import (
     load_torch_model,
     mean_pool,
     text_key,
+    make_tokens_fn,
     tokenize,
 )
 from vatrack.encoders.sources import ModelSource, cache_dir, install_mpnet, resolve
@@ -33,5 +34,6 @@ __all__ = [
     "mean_pool",
     "resolve",
     "text_key",
+    "make_tokens_fn",
     "tokenize",
 ]

@@ -48,6 +48,21 @@ def tokenize(tokenizer, texts: Sequence[str], max_length: int):
     return tokenizer(list(texts), padding=True, truncation=True, max_length=max_length, return_tensors="pt")
 
 
+def make_tokens_fn(tokenizer, max_length: int):
+    """texts -> {unique_ids, unique_mask (U, T), row_to_unique (n,)}: distinct texts tokenised once
+    (fine-tune mode: a batch encodes each distinct text once, whatever windows it sits in)."""
+    import pandas as pd
+    import torch
+
+    def tokens(texts):
+        codes, uniques = pd.factorize(pd.Series(texts, dtype=object))
+        batch = tokenize(tokenizer, [str(t) for t in uniques], max_length)
+        return {"unique_ids": batch["input_ids"], "unique_mask": batch["attention_mask"],
+                "row_to_unique": torch.from_numpy(np.asarray(codes, np.int64))}
+
+    return tokens
+
+
 def encode_tokens(model, batch, normalize: bool = False):
     """Run ``model`` on a tokenised ``batch`` and mean-pool; differentiable (no no_grad here)."""
     import torch.nn.functional as F

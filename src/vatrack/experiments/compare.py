@@ -101,7 +101,7 @@ class Version:
     def config(self) -> dict:
         """The resolved configuration: what the cache key and the config-diff table use."""
         if self.kind == "preset":
-            from vatrack.experiments.presets import resolve_config
+            from vatrack.models.presets import resolve_config
 
             return resolve_config(self.source, encoder=self.encoder, overrides=list(self.overrides)).model_dump()
         if self.kind == "method":
@@ -114,7 +114,7 @@ class Version:
     def factory(self) -> Callable[[int], object]:
         """seed -> a fresh, unfitted estimator."""
         if self.kind == "preset":
-            from vatrack.experiments.presets import estimator_from_preset
+            from vatrack.models.presets import estimator_from_preset
 
             return lambda seed: estimator_from_preset(self.source, encoder=self.encoder, seed=seed,
                                                       overrides=list(self.overrides))

@@ -45,7 +45,7 @@ def train_run(data_path, preset="v3.3", out="runs/train", *, encoder: str | None
               progress: bool = True, resume: bool = False, logger: str | None = None) -> dict:
     """Train the sequence model on a labelled CSV; returns the metrics written to metrics.json."""
     from vatrack.data import load_diary
-    from vatrack.experiments.presets import config_yaml, resolve_config
+    from vatrack.models.presets import config_yaml, resolve_config
     from vatrack.models.sequence import SequenceRegressor
 
     from vatrack.training.loggers import check_logger

@@ -59,7 +59,7 @@ DEFAULT_SPACE = {
 
 def load_space(path) -> dict:
     """space.yaml: key -> {type: float|int, low, high[, log, step]} | {type: categorical, choices} | [choices]."""
-    from vatrack.experiments.presets import read_yaml
+    from vatrack.models.presets import read_yaml
 
     path = Path(path)
     if not path.is_file():
@@ -316,7 +316,7 @@ def param_importances(study) -> dict[str, float]:
 
 def write_best_preset(study, base, path, meta: dict) -> Path:
     """The best trial's configuration as a preset YAML that `vatrack train --preset PATH` reads."""
-    from vatrack.experiments.presets import config_yaml
+    from vatrack.models.presets import config_yaml
     from vatrack.io import write_text
     from vatrack.models.sequence import make_config
 
@@ -342,7 +342,7 @@ def run_sweep(frame: pd.DataFrame, preset: str, n_trials: int, out_dir, *, stora
     import optuna
 
     from vatrack.experiments.compare import data_fingerprint
-    from vatrack.experiments.presets import resolve_config
+    from vatrack.models.presets import resolve_config
     from vatrack.io import write_csv
 
     if n_trials < 1:

@@ -1,7 +1,8 @@
 """Models: baselines, the seed sequence model, forecasters — all behind one contract."""
 
+from vatrack.data import clip_to_scale
 from vatrack.errors import VatrackError
-from vatrack.models.baselines import BASELINES, clip_to_scale, prediction_frame
+from vatrack.models.baselines import BASELINES, prediction_frame
 from vatrack.models.bundle import read_meta
 from vatrack.models.sequence import SequenceRegressor
 

@@ -13,20 +13,10 @@ import pandas as pd
 from sklearn.linear_model import RidgeCV
 from sklearn.model_selection import GroupKFold
 
-from vatrack.data.schema import LABELS, SCALES
+from vatrack.data.schema import LABELS, clip_to_scale
 from vatrack.models.bundle import load_state, save_bundle
 
 RIDGE_ALPHAS = np.logspace(-2, 4, 13)
-
-
-def clip_to_scale(pred: np.ndarray) -> np.ndarray:
-    """Predictions are always finite and within the label scale (NaN -> scale middle)."""
-    out = np.array(pred, dtype=float, copy=True)
-    for j, label in enumerate(LABELS):
-        low, high = SCALES[label]
-        col = np.nan_to_num(out[:, j], nan=(low + high) / 2, posinf=high, neginf=low)
-        out[:, j] = np.clip(col, low, high)
-    return out
 
 
 def prediction_frame(inputs: pd.DataFrame, pred: np.ndarray) -> pd.DataFrame:

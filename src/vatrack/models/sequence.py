@@ -46,6 +46,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from torch import nn
 
 from vatrack.data import LABELS, sort_diary
+from vatrack.encoders import make_tokens_fn
 from vatrack.errors import VatrackError
 from vatrack.features import (
     Examples,
@@ -360,6 +361,18 @@ class SequenceRegressor:
         started = time.perf_counter()
         train = _check_training_frame(train)
         fit_sequence(self, train)
+        best_epoch = self.fit_info.get("best_epoch")
+        if self.config.refit and self.val == "cv" and best_epoch:
+            # Train again on every row (validation rows included) for the early-stopped epoch count.
+            fresh = clone_unfitted(self)
+            fresh.val, fresh.run_dir, fresh.progress = "none", None, False
+            fresh.config = self.config.model_copy(update={"epochs": best_epoch, "refit": False})
+            fit_sequence(fresh, train)
+            self.net, self.state = fresh.net, fresh.state
+            self.fit_info["refit_epochs"] = best_epoch
+            # The refit network saw the validation rows, so it has no held-out figure of its own.
+            self.fit_info["val_metrics_of"] = ("the network before refit (checkpoint); the saved model is the refit on "
+                                               f"all rows for {best_epoch} epochs, which has no held-out figure")
         if self.config.blend_ridge_user > 0:
             from vatrack.models.baselines import RidgeUserBaseline
 
@@ -474,19 +487,6 @@ class SequenceRegressor:
         return encoder, bool(self.state.get("normalize", False))
 
 
-def make_tokens_fn(tokenizer, max_length: int):
-    """texts -> {unique_ids, unique_mask (U, T), row_to_unique (n,)}: distinct texts tokenised once."""
-    from vatrack.encoders import tokenize
-
-    def tokens(texts):
-        codes, uniques = pd.factorize(pd.Series(texts, dtype=object))
-        batch = tokenize(tokenizer, [str(t) for t in uniques], max_length)
-        return {"unique_ids": batch["input_ids"], "unique_mask": batch["attention_mask"],
-                "row_to_unique": torch.from_numpy(np.asarray(codes, np.int64))}
-
-    return tokens
-
-
 def _ridge_inputs(table, vectors: np.ndarray) -> np.ndarray:
     return np.hstack([vectors, table.frame["is_words"].to_numpy(dtype=np.float32)[:, None]]).astype(np.float64)
 
@@ -501,7 +501,7 @@ def _resolve_config(config, encoder=None, mode=None, overrides=None, max_length=
     elif isinstance(config, dict):
         values = dict(config)
     else:
-        from vatrack.experiments.presets import load_preset  # name or YAML path
+        from vatrack.models.presets import load_preset  # name or YAML path
 
         values = load_preset(config).model_dump()
     extra = {"encoder": encoder, "encoder_mode": mode, "max_length": max_length}

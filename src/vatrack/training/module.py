@@ -15,8 +15,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from vatrack.data import LABELS
-from vatrack.models.baselines import clip_to_scale
+from vatrack.data import LABELS, clip_to_scale
 from vatrack.training.losses import ccc, weighted_ccc_mse
 
 

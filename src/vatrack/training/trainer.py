@@ -134,8 +134,6 @@ def _quiet_lightning():
 
 def fit_sequence(model, train: pd.DataFrame) -> None:
     """Fit ``model`` (a SequenceRegressor) on labelled ``train`` rows; fills net, state, fit_info."""
-    from vatrack.models.sequence import clone_unfitted, make_tokens_fn
-
     cfg, seed = model.config, model.seed
     started = time.perf_counter()
     L.seed_everything(seed, workers=False, verbose=False)
@@ -148,7 +146,7 @@ def fit_sequence(model, train: pd.DataFrame) -> None:
     finetune = cfg.encoder_mode == "finetune" and cfg.use_text_vec
     encoder, tokens, normalize = None, None, False
     if finetune:
-        from vatrack.encoders import load_torch_model, resolve
+        from vatrack.encoders import load_torch_model, make_tokens_fn, resolve
 
         tokenizer, encoder = load_torch_model(cfg.encoder, device="cpu")
         encoder.train()
@@ -220,16 +218,6 @@ def fit_sequence(model, train: pd.DataFrame) -> None:
         stopper = trainer.early_stopping_callback
         info["stopped_early"] = bool(stopper is not None and stopper.stopped_epoch > 0)
         info["val_metrics"] = _val_metrics(model, val_examples, val_gold)
-    if cfg.refit and val_rows is not None and info.get("best_epoch"):
-        fresh = clone_unfitted(model)
-        fresh.val, fresh.run_dir, fresh.progress = "none", None, False
-        fresh.config = cfg.model_copy(update={"epochs": info["best_epoch"], "refit": False})
-        fit_sequence(fresh, train)
-        model.net, model.state = fresh.net, fresh.state
-        info["refit_epochs"] = info["best_epoch"]
-        # The refit network saw the validation rows, so it has no held-out figure of its own.
-        info["val_metrics_of"] = ("the network before refit (checkpoint); the saved model is the refit on all rows "
-                                  f"for {info['best_epoch']} epochs, which has no held-out figure")
     info["train_time_s"] = round(time.perf_counter() - started, 3)
     model.fit_info = info
 
@@ -247,8 +235,8 @@ def _interrupted(signal_name: str, trainer, run_dir) -> RunInterrupted:
 
 def _val_metrics(model, val_examples, val_gold: pd.DataFrame) -> dict:
     """Official figures of the best weights on the validation rows (seen/unseen included)."""
+    from vatrack.data import clip_to_scale
     from vatrack.evaluation.metrics import subtask1_metrics
-    from vatrack.models.baselines import clip_to_scale
 
     pred = clip_to_scale(model.predict_examples(val_examples))
     return subtask1_metrics(val_gold.assign(pred_valence=pred[:, 0], pred_arousal=pred[:, 1]))
