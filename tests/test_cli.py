@@ -76,3 +76,15 @@ def test_demo_runs_end_to_end_offline(tmp_path, capsys):
     code, stdout, stderr = run_cli(["demo", "--out", tmp_path / "demo"], capsys)
     assert code == 0, stderr
     assert "r_composite" in stdout and (tmp_path / "demo" / "pred_subtask1.csv").exists()
+
+
+def test_jobs_default_is_two_workers_for_presets_on_two_cores(monkeypatch):
+    from vatrack import cli
+    from vatrack.errors import VatrackError
+
+    monkeypatch.setattr(cli.os, "cpu_count", lambda: 2)
+    assert cli._jobs(None, has_presets=True) == 2 and cli._jobs(None, has_presets=False) == 1
+    monkeypatch.setattr(cli.os, "cpu_count", lambda: 1)
+    assert cli._jobs(None, has_presets=True) == 1 and cli._jobs(3, has_presets=False) == 3
+    with pytest.raises(VatrackError, match="--jobs must be at least 1"):
+        cli._jobs(0, has_presets=True)
