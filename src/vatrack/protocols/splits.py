@@ -56,17 +56,19 @@ def official_style_folds(frame: pd.DataFrame, n_folds: int = 5, seed: int = 0,
     size = frame.groupby("user_id", sort=False)["user_id"].transform("size").to_numpy()
     n_tail = np.maximum(1, np.floor(seen_tail_share * size)).astype(int)
     is_tail = position >= size - n_tail
+    texts_per_user = frame["user_id"].value_counts()   # once: a per-user scan was O(users x rows)
+    users_in = lambda chosen: frame["user_id"].isin(chosen).to_numpy()  # noqa: E731
     folds = []
     for k, group in enumerate(groups):
         group = list(group)
         n_unseen = int(round(unseen_share * len(group)))
         unseen, seen = set(group[:n_unseen]), set(group[n_unseen:])
         # A seen user with a single text cannot keep anything in training; treat as unseen.
-        too_short = {u for u in seen if (frame["user_id"] == u).sum() < 2}
+        too_short = {u for u in seen if texts_per_user[u] < 2}
         unseen |= too_short
         seen -= too_short
-        user = frame["user_id"].to_numpy()
-        held = np.isin(user, list(unseen)) | (np.isin(user, list(seen)) & is_tail)
+        # pandas isin hashes; np.isin on string arrays compares every row with every user.
+        held = users_in(unseen) | (users_in(seen) & is_tail)
         folds.append(Fold(seed=seed, fold=k, train_index=np.flatnonzero(~held), test_index=np.flatnonzero(held),
                           unseen_users=tuple(sorted(unseen)), seen_users=tuple(sorted(seen))))
     return folds
