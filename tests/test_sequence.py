@@ -175,6 +175,10 @@ def test_fine_tune_mode_encodes_each_distinct_text_once_per_step(split, tiny_ber
     model.save(tmp_path / "ft")
     assert (tmp_path / "ft" / "encoder" / "config.json").exists()
     pd.testing.assert_frame_equal(load_model(tmp_path / "ft").predict(strip_labels(test)), pred)
+    # cv/compare --jobs workers send fitted models back by pickle
+    import pickle
+
+    pd.testing.assert_frame_equal(pickle.loads(pickle.dumps(model)).predict(strip_labels(test)), pred)
 
 
 def test_fine_tuning_changes_the_encoder_and_v32_freezes_it_first(split, tiny_bert_dir):

@@ -48,19 +48,26 @@ def tokenize(tokenizer, texts: Sequence[str], max_length: int):
     return tokenizer(list(texts), padding=True, truncation=True, max_length=max_length, return_tensors="pt")
 
 
-def make_tokens_fn(tokenizer, max_length: int):
+def make_tokens_fn(tokenizer, max_length: int) -> "TokensFn":
     """texts -> {unique_ids, unique_mask (U, T), row_to_unique (n,)}: distinct texts tokenised once
     (fine-tune mode: a batch encodes each distinct text once, whatever windows it sits in)."""
-    import pandas as pd
-    import torch
+    return TokensFn(tokenizer, max_length)
 
-    def tokens(texts):
+
+class TokensFn:
+    """A class, not a closure, so a fitted fine-tune model pickles (``--jobs`` workers return it)."""
+
+    def __init__(self, tokenizer, max_length: int):
+        self.tokenizer, self.max_length = tokenizer, int(max_length)
+
+    def __call__(self, texts) -> dict:
+        import pandas as pd
+        import torch
+
         codes, uniques = pd.factorize(pd.Series(texts, dtype=object))
-        batch = tokenize(tokenizer, [str(t) for t in uniques], max_length)
+        batch = tokenize(self.tokenizer, [str(t) for t in uniques], self.max_length)
         return {"unique_ids": batch["input_ids"], "unique_mask": batch["attention_mask"],
                 "row_to_unique": torch.from_numpy(np.asarray(codes, np.int64))}
-
-    return tokens
 
 
 def encode_tokens(model, batch, normalize: bool = False):
