@@ -21,6 +21,7 @@ Outputs (``out``): ``best.yaml`` (the best configuration as a preset for ``vatra
 
 from __future__ import annotations
 
+import itertools
 import json
 import math
 import os
@@ -232,7 +233,7 @@ def make_objective(frame: pd.DataFrame, base, space: dict, n_folds: int, seeds,
             trial.set_user_attr("invalid", str(err))
             raise optuna.TrialPruned(str(err)) from None
         scores: list[float] = []
-        folds = iter(range(10**6))
+        folds = itertools.count()
 
         def after_fold(row):
             value = row.get("all.avg.r_composite", math.nan)
