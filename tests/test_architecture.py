@@ -7,7 +7,7 @@ from pathlib import Path
 
 SRC = Path(__file__).resolve().parents[1] / "src" / "vatrack"
 # The data flow, first to last (docs/architecture.md); a module may import its own layer too.
-LAYERS = ["errors", "io", "data", "evaluation", "protocols", "features", "encoders", "training", "models",
+LAYERS = ["errors", "io", "progress", "data", "evaluation", "protocols", "features", "encoders", "training", "models",
           "experiments", "reporting", "cli"]
 
 

@@ -171,7 +171,11 @@ def test_mixed_timestamp_formats_are_accepted(tmp_path, capsys):
                        "2,3,fine,2021-06-11T09:30:00Z,1,False,0,1\n2,4,okay,2021-06-12,1,False,0,1\n"
     train = write(tmp_path, content, name="mixed.csv")
     out = tmp_path / "pred.csv"
+    # 06/10/2021 reads both ways and no value settles it: a question back, never a guess.
     code, stdout, stderr = run_cli(["baseline", "--method", "user-mean", "--train", train, "--data", train, "--out", out], capsys)
+    assert code == 2 and "ambiguous dates" in stderr and "--monthfirst" in stderr and not out.exists()
+    code, stdout, stderr = run_cli(["baseline", "--method", "user-mean", "--train", train, "--data", train, "--out", out,
+                                    "--monthfirst"], capsys)
     assert code == 0, stderr
     assert len(pd.read_csv(out)) == 4
 

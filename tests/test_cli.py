@@ -73,9 +73,39 @@ def test_console_script_entry_point(tmp_path):
 
 @pytest.mark.slow
 def test_demo_runs_end_to_end_offline(tmp_path, capsys):
-    code, stdout, stderr = run_cli(["demo", "--out", tmp_path / "demo"], capsys)
+    """Sequence model vs baseline on SemEval-shaped data, then `track` on an EMA export; the default
+    MiniLM path (offline), as `make demo` runs it."""
+    out = tmp_path / "demo"
+    code, stdout, stderr = run_cli(["demo", "--out", out], capsys)
     assert code == 0, stderr
-    assert "r_composite" in stdout and (tmp_path / "demo" / "pred_subtask1.csv").exists()
+    assert "ridge+user" in stdout and "sequence (v3.3, demo size)" in stdout and "composite r V" in stdout
+    assert (out / "ridge+user" / "pred_subtask1.csv").exists() and (out / "sequence" / "pred_subtask1.csv").exists()
+    assert (out / "sequence" / "metrics.json").exists()
+    assert (out / "track" / "report.html").exists() and (out / "track" / "people.csv").exists()
+    lines = stdout.strip().splitlines()
+    assert "report:" in stdout and lines[-1].startswith("next, your own diary: vatrack track --data")
+
+
+def test_demo_never_empties_a_folder_it_did_not_make(tmp_path, capsys, monkeypatch):
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    (mine / "notes.txt").write_text("keep")
+    code, _, stderr = run_cli(["demo", "--out", mine], capsys)
+    assert code == 2 and "--force" in stderr and (mine / "notes.txt").read_text() == "keep"
+    monkeypatch.chdir(mine)
+    code, _, stderr = run_cli(["demo", "--out", ".", "--force"], capsys)
+    assert code == 2 and "current" in stderr and (mine / "notes.txt").exists()
+    code, _, stderr = run_cli(["demo", "--out", mine / "notes.txt"], capsys)
+    assert code == 2 and "is a file" in stderr
+
+
+def test_demo_regenerates_its_own_folder(tmp_path):
+    from vatrack.experiments.demo import MARKER, prepare_demo_dir
+
+    out = prepare_demo_dir(tmp_path / "demo")
+    (out / "old.csv").write_text("x")
+    prepare_demo_dir(out)
+    assert sorted(p.name for p in out.iterdir()) == [MARKER]
 
 
 def test_jobs_default_is_two_workers_for_presets_on_two_cores(monkeypatch):

@@ -25,7 +25,7 @@ def write(tmp_path, content, name="train.csv", encoding="utf-8"):
 BAD_FILES = [
     ("empty file", "", "file is empty"),
     ("header only", HEADER, "no data rows"),
-    ("missing required column", "user_id,text_id,text,valence,arousal\n1,1,hi,1,1\n", "column 'timestamp'"),
+    ("missing required column", "user_id,text_id,text,valence,arousal\n1,1,hi,1,1\n", "missing column(s) 'timestamp'"),
     ("fewer fields", HEADER + GOOD + "2,12,short row,2021-06-10 08:00:00\n", "row 3"),
     ("more fields", HEADER + GOOD + "2,12,long,2021-06-10 08:00:00,1,False,1,1,extra\n", "row 3"),
     ("bad timestamp", HEADER + GOOD + "2,12,x,yesterday-ish,1,False,1,1\n", "column 'timestamp', row 3"),
@@ -72,7 +72,7 @@ def test_prediction_inputs_need_no_labels_but_training_does(tmp_path):
     path = write(tmp_path, "user_id,text_id,text,timestamp\n1,1,hi,2021-01-01 10:00\n")
     frame = load_diary(path)
     assert frame["valence"].isna().all() and not frame["is_words"].any()
-    with pytest.raises(VatrackError, match="column 'valence'"):
+    with pytest.raises(VatrackError, match=r"missing column\(s\) 'valence', 'arousal'"):
         load_diary(path, require_labels=True)
 
 

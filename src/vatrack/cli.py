@@ -6,6 +6,9 @@ user can fix (VatrackError) become one line on stderr and exit code 2, never a t
 
 from __future__ import annotations
 
+import functools
+import inspect
+import logging
 import os
 import sys
 from pathlib import Path
@@ -23,8 +26,19 @@ console = Console(width=None if sys.stdout.isatty() else 160)
 err_console = Console(stderr=True)
 
 
+class _NoteHandler(logging.Handler):
+    """Library notes (logger ``vatrack``: dates read day-first, unrated rows left out) as `note:` lines on stderr."""
+
+    def emit(self, record):
+        err_console.print(f"note: {record.getMessage()}", markup=False, highlight=False, soft_wrap=True)
+
+
 def main() -> None:
     """Console-script entry point: runs the app and turns user errors into exit code 2."""
+    notes = logging.getLogger("vatrack")
+    if not any(isinstance(h, _NoteHandler) for h in notes.handlers):
+        notes.addHandler(_NoteHandler())
+    notes.setLevel(logging.INFO)
     try:
         app(standalone_mode=False)
     except VatrackError as err:
@@ -52,6 +66,53 @@ def _jobs(jobs: int | None, has_presets: bool) -> int:
     if jobs < 1:
         raise VatrackError(f"--jobs must be at least 1 (got {jobs})")
     return jobs
+
+
+# --- the diary options every command that reads a diary shares ---------------------------
+
+_DIARY_OPTIONS = [
+    inspect.Parameter("column", inspect.Parameter.KEYWORD_ONLY, annotation=list[str], default=typer.Option(
+        [], "--column", help="your column for a vatrack one, VATRACK=YOURS (repeatable), e.g. --column user_id=participant")),
+    inspect.Parameter("scale", inspect.Parameter.KEYWORD_ONLY, annotation=list[str], default=typer.Option(
+        [], "--scale", help="your rating scale, valence=LO:HI or arousal=LO:HI (repeatable), e.g. valence=1:9; "
+                            "default: the model's own, valence -2:2 and arousal 0:2")),
+    inspect.Parameter("dayfirst", inspect.Parameter.KEYWORD_ONLY, annotation=bool, default=typer.Option(
+        False, "--dayfirst", help="dates like 04/03/2025 are day/month/year (most of Europe)")),
+    inspect.Parameter("monthfirst", inspect.Parameter.KEYWORD_ONLY, annotation=bool, default=typer.Option(
+        False, "--monthfirst", help="dates like 04/03/2025 are month/day/year (US)")),
+    inspect.Parameter("date_format", inspect.Parameter.KEYWORD_ONLY, annotation=Optional[str], default=typer.Option(
+        None, "--date-format", help="exact date format, e.g. '%d.%m.%Y %H:%M'")),
+    inspect.Parameter("sep", inspect.Parameter.KEYWORD_ONLY, annotation=Optional[str], default=typer.Option(
+        None, "--sep", help="field separator (default: found from the header; ',', ';', tab or '|')")),
+    inspect.Parameter("quiet", inspect.Parameter.KEYWORD_ONLY, annotation=bool, default=typer.Option(
+        False, "--quiet", "-q", help="no progress bars or notes")),
+]
+
+
+def diary_options(command):
+    """Give a command the shared diary options; it receives them as one ``fmt`` (a DiaryFormat).
+
+    One definition for train, predict, baseline, cv, compare, sweep, forecast, forecast-cv
+    and track, so every command reads a user's file the same way.
+    """
+    signature = inspect.signature(command)
+    own = [p for p in signature.parameters.values() if p.name != "fmt"]
+
+    @functools.wraps(command)
+    def wrapper(*args, **kwargs):
+        from vatrack.data import parse_format
+        from vatrack.progress import set_enabled
+
+        options = {p.name: kwargs.pop(p.name) for p in _DIARY_OPTIONS}
+        quiet = options.pop("quiet")
+        set_enabled(not quiet)
+        logging.getLogger("vatrack").setLevel(logging.WARNING if quiet else logging.INFO)
+        fmt = parse_format(options["column"], options["scale"], options["dayfirst"], options["monthfirst"],
+                           options["date_format"], options["sep"])
+        return command(*args, fmt=fmt, **kwargs)
+
+    wrapper.__signature__ = signature.replace(parameters=[*own, *_DIARY_OPTIONS])
+    return wrapper
 
 
 # --- commands (one block each; keep them thin) -------------------------------------------
@@ -84,6 +145,7 @@ def evaluate(
 
 
 @app.command()
+@diary_options
 def baseline(
     train: Path = typer.Option(..., help="labelled training CSV (e.g. train_subtask1.csv)"),
     data: Path = typer.Option(..., help="CSV of texts to predict (e.g. test_subtask1.csv)"),
@@ -92,8 +154,9 @@ def baseline(
     task: str = typer.Option("subtask1", help="baselines predict subtask 1"),
     encoder: str = typer.Option("minilm", help="minilm, mpnet, a Hugging Face id or a local model folder"),
     save: Optional[Path] = typer.Option(None, help="also save the fitted model bundle here"),
+    fmt=None,
 ):
-    """Fit a baseline on TRAIN and write official subtask-1 predictions for DATA."""
+    """Fit a baseline on TRAIN and write official subtask-1 predictions for DATA (on your --scale)."""
     from vatrack.data import load_diary
     from vatrack.evaluation.submission import write_submission
     from vatrack.models import make_model
@@ -102,31 +165,17 @@ def baseline(
     if _task_option(task) != "subtask1":
         raise VatrackError("baselines predict subtask 1; use `vatrack forecast` for subtask 2A/2B")
     model = make_model(method, encoder=encoder)
-    train_rows = load_diary(train, require_labels=True)
-    inputs = strip_labels(load_diary(data))
+    train_rows = load_diary(train, require_labels=True, format=fmt)
+    inputs = strip_labels(load_diary(data, format=fmt))
     predictions = model.fit(train_rows).predict(inputs)
-    write_submission(predictions, "subtask1", out, expected_keys=inputs[["user_id", "text_id"]])
+    write_submission(fmt.predictions_to_user(predictions), "subtask1", out, expected_keys=inputs[["user_id", "text_id"]])
     if save:
         model.save(save)
     console.print(f"wrote {len(predictions)} predictions to {out} ({method}, encoder {encoder})")
 
 
-def _cv_estimator_factory(method: Optional[str], preset: Optional[str], encoder: Optional[str], overrides: list[str]):
-    """seed -> fresh estimator, for a baseline method or a sequence-model preset."""
-    from vatrack.models import make_model
-
-    if (method is None) == (preset is None):
-        raise VatrackError("give exactly one of --method (a baseline) or --preset (a sequence-model preset)")
-    if method is not None:
-        make_model(method)  # validate the name before any fold runs
-        return lambda seed: make_model(method, encoder=encoder or "minilm", seed=seed)
-    from vatrack.models.presets import estimator_from_preset
-
-    estimator_from_preset(preset, encoder=encoder, seed=0, overrides=overrides)  # validate once, early
-    return lambda seed: estimator_from_preset(preset, encoder=encoder, seed=seed, overrides=overrides)
-
-
 @app.command()
+@diary_options
 def cv(
     data: Path = typer.Option(..., help="labelled training CSV"),
     method: Optional[str] = typer.Option(None, help="baseline: mean, user-mean, ridge, ridge+user"),
@@ -139,20 +188,23 @@ def cv(
     force: bool = typer.Option(False, help="overwrite --out if it exists"),
     jobs: Optional[int] = typer.Option(None, help="folds trained at once in worker processes sharing the cores "
                                        "(default: 2 for sequence presets on >= 2 cores, ~1.4x faster there; else 1)"),
+    fmt=None,
 ):
     """Official-style cross-validation: official metrics, mean ± std over folds and seeds."""
     from rich.table import Table
 
     from vatrack.data import load_diary
-    from vatrack.experiments.cv import format_mean_std, run_cv
+    from vatrack.experiments.cv import estimator_factory, format_mean_std, run_cv
     from vatrack.io import prepare_run_dir, write_csv, write_json
     from vatrack.protocols import cv_plan, fold_summary
 
     if seeds < 1:
         raise VatrackError(f"--seeds must be at least 1 (got {seeds})")
     jobs = _jobs(jobs, has_presets=preset is not None)
-    frame = load_diary(data, require_labels=True)
-    factory = _cv_estimator_factory(method, preset, encoder, set_)
+    frame = load_diary(data, require_labels=True, format=fmt)
+    if (method is None) == (preset is None):
+        raise VatrackError("give exactly one of --method (a baseline) or --preset (a sequence-model preset)")
+    factory = estimator_factory(method, preset, encoder, set_)
     if out:
         prepare_run_dir(out, force=force)
     plan = fold_summary(cv_plan(frame, n_folds=folds, seeds=tuple(range(seeds))), frame)
@@ -185,34 +237,36 @@ def cv(
 
 @app.command()
 def demo(
-    out: Path = typer.Option(Path("runs/demo"), help="folder for the demo's data, predictions and scores"),
+    out: Path = typer.Option(Path("runs/demo"), help="folder for the demo's data, runs, predictions and report"),
     encoder: str = typer.Option("minilm", help="text encoder"),
-    seed: int = typer.Option(0, help="seed for the synthetic diaries"),
+    seed: int = typer.Option(0, min=0, help="seed for the synthetic data and the models"),
+    force: bool = typer.Option(False, help="empty --out even if the demo did not make it"),
 ):
-    """End to end on built-in synthetic diaries: ridge+user -> predictions -> official scores."""
-    from vatrack.data import make_official_like, write_csv_like_official
-    from vatrack.evaluation.scoring import render_table, score_files
-    from vatrack.evaluation.submission import write_submission
-    from vatrack.io import prepare_run_dir, write_csv
-    from vatrack.models import make_model
-    from vatrack.protocols import strip_labels
+    """The main jobs end to end on synthetic data: sequence model vs baseline, then `vatrack track` on an EMA diary."""
+    from rich.table import Table
 
-    prepare_run_dir(out, force=True)  # the demo folder is always regenerated
-    train, test = make_official_like(seed=seed)
-    write_csv_like_official(train, out / "train.csv")
-    write_csv_like_official(test.drop(columns=["valence", "arousal"]), out / "test_inputs.csv")
-    write_csv(out / "gold.csv", test[["user_id", "text_id", "valence", "arousal", "is_seen_user"]])
-    console.print(f"synthetic diaries: {train.user_id.nunique()} users / {len(train)} texts to train, "
-                  f"{test.user_id.nunique()} users / {len(test)} texts to predict ({out})")
-    model = make_model("ridge+user", encoder=encoder, seed=seed).fit(train)
-    inputs = strip_labels(test)
-    write_submission(model.predict(inputs), "subtask1", out / "pred_subtask1.csv",
-                     expected_keys=inputs[["user_id", "text_id"]])
-    console.print(f"ridge+user ({encoder}) predictions: {out / 'pred_subtask1.csv'}")
-    console.print(render_table(score_files("subtask1", out / "pred_subtask1.csv", out / "gold.csv"), "subtask1"))
+    from vatrack.experiments.demo import next_command, prepare_demo_dir, run_demo
+    from vatrack.reporting import track_report
+
+    prepare_demo_dir(out, force=force)
+    done = run_demo(out, encoder=encoder, seed=seed, on_event=_say)
+    table = Table(title="held-out texts, official metrics (synthetic data)")
+    for column in ("model", "composite r V", "composite r A", "r within V", "r between V", "MAE V", "MAE A"):
+        table.add_column(column, no_wrap=True)
+    for name, result in done["scores"].items():
+        v, a = result["valence"], result["arousal"]
+        table.add_row(name, *(f"{x:.3f}" for x in (v["r_composite"], a["r_composite"], v["r_within"], v["r_between"],
+                                                   v["mae"], a["mae"])))
+    console.print(table)
+    report = track_report(done["track"], done["track_dir"])
+    for row in done["track"].quality.itertuples():
+        _say(f"  track, {row.model}, {row.dimension}: out-of-fold r {row.r:.3f}, MAE {row.mae:.2f} on {row.scale}")
+    _say(f"report: {report['html']}")
+    _say(f"next, your own diary: {next_command(done['diary'])}")
 
 
 @app.command()
+@diary_options
 def train(
     data: Path = typer.Option(..., help="labelled training CSV (e.g. train_subtask1.csv)"),
     out: Path = typer.Option(..., help="run folder to create (config.yaml, history.csv, metrics.json, model/)"),
@@ -229,13 +283,14 @@ def train(
     force: bool = typer.Option(False, help="overwrite --out if it exists"),
     resume: bool = typer.Option(False, help="continue an interrupted run in --out from its last finished epoch"),
     logger: str = typer.Option("csv", help="csv (history.csv, always written), or also mlflow, wandb, tensorboard"),
+    fmt=None,
 ):
     """Train the seed sequence model from a preset; writes a run folder that `predict` reads."""
     from vatrack.experiments.runs import train_run
 
     metrics = train_run(data, preset, out, encoder=encoder, seed=seed, overrides=set_, val=val, mode=mode, force=force,
                         accelerator=accelerator, devices=devices, strategy=strategy, num_nodes=num_nodes,
-                        resume=resume, logger=logger)
+                        resume=resume, logger=logger, format=fmt)
     if not metrics:
         return  # a DDP worker process: rank 0 reports
     line = f"trained {metrics['run']['preset']} in {metrics['train_time_s']:.1f} s ({metrics['epochs_run']} epochs)"
@@ -248,16 +303,62 @@ def train(
 
 
 @app.command()
+@diary_options
 def predict(
     run: Path = typer.Option(..., help="run folder written by `vatrack train` (or a model bundle folder)"),
     data: Path = typer.Option(..., help="CSV of texts to predict (seen and unseen users; labels are ignored)"),
     out: Path = typer.Option(..., help="where to write pred_subtask1.csv"),
+    fmt=None,
 ):
-    """Predict subtask-1 valence and arousal with a trained run; writes the official file."""
+    """Predict subtask-1 valence and arousal with a trained run; writes the official file (on the run's scale)."""
     from vatrack.experiments.runs import predict_run
 
-    path = predict_run(run, data, out)
+    path = predict_run(run, data, out, format=fmt)
     console.print(f"wrote {path}")
+
+
+@app.command()
+@diary_options
+def track(
+    data: Path = typer.Option(..., help="your diary CSV: rated and unrated entries (map your columns with --column)"),
+    out: Path = typer.Option(..., help="folder to create: predictions.csv, people.csv, report.html, plots/, model/"),
+    method: Optional[str] = typer.Option(None, help="baseline to fit: ridge+user (default), ridge, user-mean, mean"),
+    preset: Optional[str] = typer.Option(None, help="fit the sequence model from a preset instead (e.g. v3.3, best)"),
+    run: Optional[Path] = typer.Option(None, help="predict with a trained run folder instead of fitting (unrated files)"),
+    encoder: Optional[str] = typer.Option(None, help="text encoder (default: minilm; a preset's own)"),
+    folds: int = typer.Option(5, min=2, help="out-of-fold groups for the rated entries"),
+    seed: int = typer.Option(0, min=0, help="seed of the fold groups and the models"),
+    set_: list[str] = typer.Option([], "--set", help="preset override key=value (repeatable)"),
+    force: bool = typer.Option(False, help="overwrite --out if it exists"),
+    fmt=None,
+):
+    """Your own diary: fit on the rated entries, predict every entry, report each person's trajectory."""
+    from vatrack.experiments.track import run_track, write_track
+    from vatrack.io import prepare_run_dir
+    from vatrack.reporting import track_report
+
+    if run is not None and (method or preset):
+        raise VatrackError("give --run (a trained model) or --method/--preset (fit one here), not both")
+    if method and preset:
+        raise VatrackError("give --method or --preset, not both")
+    prepare_run_dir(out, force=force)   # before any work: a taken folder fails at once
+    result = run_track(data, fmt, method=method, preset=preset, run=run, encoder=encoder, folds=folds, seed=seed,
+                       overrides=set_, on_event=None if not _progress_on() else _say)
+    written = write_track(result, out)
+    report = track_report(result, out)
+    if result.quality is not None:
+        for row in result.quality[result.quality["model"] == result.meta["model"]].itertuples():
+            _say(f"{row.dimension}: out-of-fold r {row.r:.3f} (within person {row.r_within_person:.3f}), "
+                 f"MAE {row.mae:.2f} on {row.scale}")
+    _say(f"{result.meta['entries']} entries of {result.meta['people']} people in {result.meta['seconds']:.0f} s; "
+         f"wrote {written['predictions']}, {written['people']}")
+    _say(f"report: {report['html']}")
+
+
+def _progress_on() -> bool:
+    from vatrack.progress import enabled
+
+    return enabled()
 
 
 encoders_app = typer.Typer(no_args_is_help=True, help="Manage text encoders.")
@@ -273,6 +374,7 @@ def encoders_install_mpnet(force: bool = typer.Option(False, help="unpack again 
 
 
 @app.command()
+@diary_options
 def forecast(
     task: str = typer.Option(..., help="subtask2a (state change) or subtask2b (disposition change)"),
     data: Path = typer.Option(..., help="forecasting marker file (all users' rows, is_forecasting_user marks whom to forecast)"),
@@ -281,18 +383,21 @@ def forecast(
     encoder: str = typer.Option("minilm", help="text encoder for methods that read text"),
     seed: int = typer.Option(0, help="seed (sequence and gbm methods)"),
     save: Optional[Path] = typer.Option(None, help="also save the fitted forecaster bundle here"),
+    fmt=None,
 ):
     """Learn from every user's history in DATA; forecast the flagged users' change; write the official file."""
     from vatrack.experiments.forecasting import describe_predictions, forecast_file
 
     if task not in ("subtask2a", "subtask2b"):
         raise VatrackError(f"--task must be subtask2a or subtask2b (got '{task}')")
-    path, predictions, used = forecast_file(task, data, out, method=method, encoder=encoder, seed=seed, save=save)
+    path, predictions, used = forecast_file(task, data, out, method=method, encoder=encoder, seed=seed, save=save,
+                                            format=fmt)
     ranges = ", ".join(f"{c} {lo:+.3f}..{hi:+.3f}" for c, (lo, hi) in describe_predictions(predictions).items())
     console.print(f"wrote {len(predictions)} forecasts to {path} ({used}); {ranges}", soft_wrap=True)
 
 
 @app.command("forecast-cv")
+@diary_options
 def forecast_cv(
     task: str = typer.Option(..., help="subtask2a or subtask2b"),
     data: Path = typer.Option(..., help="labelled diary / forecasting marker file"),
@@ -302,6 +407,7 @@ def forecast_cv(
     encoder: str = typer.Option("minilm", help="text encoder for methods that read text"),
     out: Optional[Path] = typer.Option(None, help="write per_fold.csv, predictions.csv and table.md to this folder"),
     force: bool = typer.Option(False, help="overwrite --out if it exists"),
+    fmt=None,
 ):
     """Forecasting CV: hold out users' tails, forecast them from the prefix; every method vs linear(prev)."""
     from vatrack.data import load_diary
@@ -315,7 +421,7 @@ def forecast_cv(
     chosen = [m.strip() for m in methods.split(",") if m.strip()] if methods else list(CV_METHODS)
     if "linear-prev" not in chosen:
         chosen.insert(0, "linear-prev")  # the reference every row is compared with
-    frame = load_diary(data, require_labels=True)
+    frame = load_diary(data, require_labels=True, format=fmt)
     if out:
         prepare_run_dir(out, force=force)
     console.print(f"forecasting CV ({task}): {folds} folds × {seeds} seeds on {data}; methods {', '.join(chosen)}", soft_wrap=True)
@@ -345,6 +451,7 @@ def _say(message: str) -> None:
 
 
 @app.command()
+@diary_options
 def compare(
     data: Path = typer.Option(..., help="labelled training CSV"),
     out: Path = typer.Option(..., help="report folder: report.md, report.html, plots/, summary.json, cache/"),
@@ -362,6 +469,7 @@ def compare(
     force: bool = typer.Option(False, help="empty --out first if it holds something other than a comparison"),
     jobs: Optional[int] = typer.Option(None, help="folds trained at once in worker processes sharing the cores "
                                        "(default: 2 for sequence presets on >= 2 cores, ~1.4x faster there; else 1)"),
+    fmt=None,
 ):
     """Compare versions under official-style CV: statistics, paired tests, report.md/.html."""
     from vatrack.data import load_diary
@@ -375,7 +483,7 @@ def compare(
     versions = parse_versions(presets, methods, ensemble, encoder, set_)
     jobs = _jobs(jobs, has_presets=any(v.kind == "preset" for v in versions))
     target_list = load_targets(targets) if targets else None
-    frame = load_diary(data, require_labels=True)
+    frame = load_diary(data, require_labels=True, format=fmt)
     prepare_compare_dir(out, force=force)
     _say(f"comparing {', '.join(v.name for v in versions)}: {folds} folds × {seeds} seeds on {data}")
     comparison = run_comparison(frame, versions, out, n_folds=folds, seeds=range(seeds), reference=reference,
@@ -408,6 +516,7 @@ def report(
 
 
 @app.command()
+@diary_options
 def sweep(
     data: Path = typer.Option(..., help="labelled training CSV"),
     preset: str = typer.Option("v3.3", help="base preset (name or YAML path)"),
@@ -422,6 +531,7 @@ def sweep(
     timeout: Optional[float] = typer.Option(None, help="stop starting trials after this many seconds"),
     sampler_seed: Optional[int] = typer.Option(None, help="seed of the TPE sampler (give each worker its own)"),
     out: Optional[Path] = typer.Option(None, help="folder for best.yaml, trials.csv and the report (default: sweeps/<study>)"),
+    fmt=None,
 ):
     """Optuna TPE sweep of a preset under official-style CV; writes the best preset and a report."""
     from vatrack.data import load_diary
@@ -431,7 +541,7 @@ def sweep(
     if seeds < 1:
         raise VatrackError(f"--seeds must be at least 1 (got {seeds})")
     search = load_space(space) if space else None
-    frame = load_diary(data, require_labels=True)
+    frame = load_diary(data, require_labels=True, format=fmt)
     result = run_sweep(frame, preset, trials, out, storage=storage, study_name=study, space=search, n_folds=folds,
                        seeds=range(seeds), encoder=encoder, overrides=set_, timeout=timeout, sampler_seed=sampler_seed,
                        on_event=_say, data_label=str(data))

@@ -1,7 +1,11 @@
-"""Load and validate diary CSVs (the task's files or any diary in the same shape).
+"""Load and validate diary CSVs (the task's files or anyone's own diary).
 
 Every problem is reported as one line naming the file, the column and the first
-offending data row (1-based, header excluded), as a VatrackError.
+offending data row (1-based, header excluded), as a VatrackError. A :class:`DiaryFormat`
+says how the user's file maps onto vatrack (columns, rating scales, dates, separator);
+ratings come back on the model's scale. Things worth knowing but not wrong (dates read
+day-first because a value proves it, unrated rows left out of training) are logged as
+notes on the ``vatrack`` logger, which the CLI prints.
 
 Empty text: a missing or blank ``text`` cell is read as the empty string, not an error —
 "feeling words" entries can be blank in real diaries and the encoders handle "" fine.
@@ -11,49 +15,103 @@ from __future__ import annotations
 
 import csv
 import io
+import logging
+import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from vatrack.data.schema import KEYS, OPTIONAL, REQUIRED, SCALES
+from vatrack.data.format import CANONICAL, DiaryFormat
+from vatrack.data.schema import KEYS, LABELS, OPTIONAL, REQUIRED
 from vatrack.errors import VatrackError, where
+
+log = logging.getLogger("vatrack.data")
 
 _TRUE = {"true", "1", "yes", "t", "y"}
 _FALSE = {"false", "0", "no", "f", "n"}
+# Diaries hold long essays; the csv module's default field limit (128 KiB) is not a data rule.
+csv.field_size_limit(min(sys.maxsize, 2**31 - 1))
 
 
-def load_diary(path, *, require_labels: bool = False, required=REQUIRED) -> pd.DataFrame:
-    """Read ``path``, validate every column present, return rows sorted by user then time.
+@dataclass
+class Diary:
+    """A loaded diary: the model's view and the file as the user wrote it.
 
-    ``require_labels`` demands valence and arousal with no missing values (training data).
+    ``frame``: canonical columns, ratings on the model's scale, sorted by user then time.
+    ``raw``: every column of the file as text, in the file's row order.
+    ``row``: for each row of ``frame``, its position in ``raw`` (0-based).
     """
-    path = Path(path)
-    raw = _read_raw(path)
-    _check_columns(raw, path, required, require_labels)
-    frame = pd.DataFrame(index=raw.index)
-    for column in raw.columns:
-        values = raw[column]
+
+    frame: pd.DataFrame
+    raw: pd.DataFrame
+    row: np.ndarray
+    format: DiaryFormat
+    path: str
+
+    @property
+    def rated(self) -> np.ndarray:
+        """Rows of ``frame`` with both ratings."""
+        return self.frame[list(LABELS)].notna().all(axis=1).to_numpy()
+
+
+def load_diary(source, *, require_labels: bool = False, required=REQUIRED, format: DiaryFormat | None = None) -> pd.DataFrame:
+    """Read a CSV path (or take a DataFrame), validate every column, return rows sorted by user then time.
+
+    ``require_labels``: the file must have valence and arousal columns; rows without both
+    ratings are left out (with a note), and a file with no rated row is an error.
+    ``format``: the file's own column names, rating scales, date order and separator.
+    """
+    diary = read_diary(source, required=required, format=format, need_label_columns=require_labels)
+    if not require_labels:
+        return diary.frame
+    rated = diary.rated
+    if not rated.any():
+        raise VatrackError(f"{where(diary.path, 'valence')}: no row has both valence and arousal; training needs rated rows")
+    if not rated.all():
+        first = int(diary.row[np.flatnonzero(~rated)[0]]) + 1
+        log.info(f"{diary.path}: {int((~rated).sum())} of {len(rated)} rows lack a rating (first: row {first}); "
+                 "they are left out of training (`vatrack track` predicts them)")
+    return diary.frame[rated].reset_index(drop=True)
+
+
+def read_diary(source, *, required=REQUIRED, format: DiaryFormat | None = None, need_label_columns: bool = False) -> Diary:
+    """Read and validate ``source`` (a CSV path or a DataFrame); see :class:`Diary`."""
+    format = format or DiaryFormat()
+    if isinstance(source, pd.DataFrame):
+        path = "<DataFrame>"
+        raw = _raw_from_frame(source, path)
+    else:
+        path = Path(source)
+        raw = _read_raw(path, format)
+    named = format.rename(raw, path)
+    _check_columns(named, path, required, need_label_columns, format)
+    frame = pd.DataFrame(index=named.index)
+    for column in named.columns:
+        values = named[column]
+        shown = format.columns.get(column, column)   # messages name the user's own column
         if column in ("user_id", "text_id"):
-            frame[column] = _keys(values, path, column)
+            frame[column] = _keys(values, path, shown)
         elif column == "text":
             frame[column] = values.fillna("").astype(str)
         elif column == "timestamp":
-            frame[column] = _timestamps(values, path)
+            frame[column], note = format.parse_dates(values, path, shown)
+            if note:
+                log.info(note)
         elif column in OPTIONAL:
-            frame[column] = _typed(values, path, column, OPTIONAL[column])
+            values.attrs["decimal_comma"] = raw.attrs.get("sep", ",") != ","
+            frame[column] = _typed(values, path, column, OPTIONAL[column], format, shown)
         else:
             frame[column] = values  # unknown extra columns pass through untouched
-    if require_labels:
-        for label in ("valence", "arousal"):
-            missing = frame[label].isna().to_numpy()
-            if missing.any():
-                raise VatrackError(f"{where(path, label, _row(missing))}: missing label; training data needs valence and arousal on every row")
+    if "text_id" not in frame:
+        frame.insert(1, "text_id", [str(i + 1) for i in range(len(frame))])
+        log.info(f"{path}: no text_id column; entries are numbered by their row in the file")
     if "is_words" not in frame:
         frame["is_words"] = False
     if "collection_phase" not in frame:
         frame["collection_phase"] = pd.array([pd.NA] * len(frame), dtype="Int64")
-    for label in ("valence", "arousal"):
+    for label in LABELS:
         if label not in frame:
             frame[label] = np.nan
     duplicated = frame.duplicated(list(KEYS)).to_numpy()
@@ -62,7 +120,10 @@ def load_diary(path, *, require_labels: bool = False, required=REQUIRED) -> pd.D
         raise VatrackError(
             f"{where(path, 'text_id', i + 1)}: duplicate (user_id, text_id) = ({frame.user_id.iat[i]}, {frame.text_id.iat[i]}); every text needs its own id"
         )
-    return sort_diary(frame)
+    frame["_row"] = np.arange(len(frame))
+    frame = sort_diary(frame)
+    row = frame.pop("_row").to_numpy()
+    return Diary(frame=frame, raw=raw, row=row, format=format, path=str(path))
 
 
 def sort_diary(frame: pd.DataFrame) -> pd.DataFrame:
@@ -78,51 +139,76 @@ def _user_sort_key(users: pd.Series) -> pd.Series:
     return numbers.fillna(np.inf)
 
 
-def _read_raw(path: Path) -> pd.DataFrame:
+def _raw_from_frame(source: pd.DataFrame, path: str) -> pd.DataFrame:
+    """A caller's DataFrame as the loader's raw text table (timestamps and numbers as text)."""
+    if len(source) == 0:
+        raise VatrackError(f"{path}: has no rows")
+    raw = pd.DataFrame(index=range(len(source)))
+    for column in source.columns:
+        values = source[column].reset_index(drop=True)
+        if pd.api.types.is_datetime64_any_dtype(values):
+            text = values.dt.strftime("%Y-%m-%d %H:%M:%S.%f").where(values.notna(), None)
+        else:
+            text = values.map(lambda v: None if v is None or (isinstance(v, float) and np.isnan(v)) or v is pd.NA
+                              else str(v))
+        raw[str(column).strip()] = text
+    return raw
+
+
+def _read_raw(path: Path, format: DiaryFormat) -> pd.DataFrame:
     if not path.exists():
         raise VatrackError(f"{path}: file not found")
     if path.is_dir():
         raise VatrackError(f"{path}: is a folder, expected a CSV file")
     data = path.read_bytes()
     try:
-        text = data.decode("utf-8-sig")
+        # Excel's "Unicode text" export is UTF-16 with a byte-order mark.
+        text = data.decode("utf-16") if data[:2] in (b"\xff\xfe", b"\xfe\xff") else data.decode("utf-8-sig")
     except UnicodeDecodeError as err:
         raise VatrackError(f"{path}: not UTF-8 text (byte {err.start}); save the file as UTF-8 CSV") from None
     if "\x00" in text:
         raise VatrackError(f"{path}: contains NUL bytes; this is not a CSV text file")
     if not text.strip():
         raise VatrackError(f"{path}: file is empty; expected a CSV header and rows")
-    _check_field_counts(text, path)
+    sep = format.pick_separator(text, path)
+    _check_field_counts(text, path, sep)
     try:
-        raw = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False, na_values=[""])
-    except (pd.errors.ParserError, ValueError) as err:
+        raw = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False, na_values=[""], sep=sep,
+                          engine="python" if sep not in (",", ";", "\t", "|") else "c")
+    except (pd.errors.ParserError, ValueError, csv.Error) as err:
         raise VatrackError(f"{path}: not a readable CSV ({str(err).splitlines()[0]})") from None
     raw.columns = [str(c).strip() for c in raw.columns]
     if len(raw) == 0:
         raise VatrackError(f"{path}: has a header but no data rows")
+    raw.attrs["sep"] = sep
     return raw
 
 
-def _check_field_counts(text: str, path: Path) -> None:
+def _check_field_counts(text: str, path: Path, sep: str) -> None:
     # pandas silently pads short rows and fails cryptically on long ones; say which row.
-    reader = csv.reader(io.StringIO(text))
-    header = next(reader)
+    reader = csv.reader(io.StringIO(text), delimiter=sep)
+    header = [c.strip() for c in next(reader)]
+    twice = [c for c in header if header.count(c) > 1]
+    if twice:
+        raise VatrackError(f"{path}: column '{twice[0]}' appears more than once in the header")
     width = len(header)
     for n, fields in enumerate(reader, start=1):
         if not fields:
             continue  # blank line
         if len(fields) != width:
-            raise VatrackError(f"{where(path, row=n)}: has {len(fields)} fields but the header has {width}; check quoting and commas")
+            raise VatrackError(f"{where(path, row=n)}: has {len(fields)} fields but the header has {width}; check quoting and separators")
 
 
-def _check_columns(raw, path, required, require_labels) -> None:
-    need = list(required) + (["valence", "arousal"] if require_labels else [])
-    for column in need:
-        if column not in raw.columns:
-            raise VatrackError(f"{where(path, column)}: required column is missing (columns found: {', '.join(raw.columns)})")
-    duplicated = [c for c in raw.columns if list(raw.columns).count(c) > 1 or "." in c and c.split(".")[0] in raw.columns]
-    if duplicated:
-        raise VatrackError(f"{path}: column '{duplicated[0]}' appears more than once in the header")
+def _check_columns(raw, path, required, need_labels, format: DiaryFormat) -> None:
+    """Every missing column at once, with what the file has and how to map it."""
+    need = [c for c in required if c != "text_id"] + (list(LABELS) if need_labels else [])
+    missing = [c for c in need if c not in raw.columns]
+    if missing:
+        unmapped = [c for c in raw.columns if c not in CANONICAL]
+        hint = (f"; map yours with --column, e.g. --column {missing[0]}={unmapped[0]}" if unmapped
+                else "; map yours with --column VATRACK=YOURS")
+        raise VatrackError(f"{path}: missing column(s) {', '.join(repr(c) for c in missing)} "
+                           f"(columns found: {', '.join(raw.columns)}){hint}")
 
 
 def _row(mask) -> int:
@@ -138,45 +224,40 @@ def _keys(values: pd.Series, path, column) -> pd.Series:
     return stripped.str.replace(r"^(-?\d+)\.0+$", r"\1", regex=True)
 
 
-def _timestamps(values: pd.Series, path) -> pd.Series:
-    text = values.fillna("").astype(str).str.strip()
-    # Formats may mix within a file. A timestamp with a zone is converted to UTC; one
-    # without is taken as it stands (utc=True leaves naive wall-clock values unchanged).
-    parsed = pd.to_datetime(text, errors="coerce", format="mixed", utc=True)
-    bad = parsed.isna().to_numpy()
-    if bad.any():
-        i = _row(bad)
-        raise VatrackError(f"{where(path, 'timestamp', i)}: cannot parse timestamp '{text.iat[i - 1]}'; use e.g. 2021-06-09 12:41:57")
-    return parsed.dt.tz_localize(None).astype("datetime64[ns]")
-
-
-def _typed(values: pd.Series, path, column, kind) -> pd.Series:
+def _typed(values: pd.Series, path, column, kind, format: DiaryFormat, shown: str) -> pd.Series:
+    """``values`` as ``kind``; ``column`` is vatrack's name, ``shown`` the file's (for messages)."""
     if kind == "bool":
         lowered = values.fillna("").astype(str).str.strip().str.lower()
         bad = ~lowered.isin(_TRUE | _FALSE | {""})
         if bad.any():
             i = _row(bad.to_numpy())
-            raise VatrackError(f"{where(path, column, i)}: '{values.iat[i - 1]}' is not True/False")
+            raise VatrackError(f"{where(path, shown, i)}: '{values.iat[i - 1]}' is not True/False")
         return lowered.isin(_TRUE)
+    if kind == "label" and values.attrs.get("decimal_comma"):
+        # A semicolon/tab export from a spreadsheet in most of Europe writes 4,5 for 4.5.
+        values = values.str.replace(r"^\s*(-?\d+),(\d+)\s*$", r"\1.\2", regex=True)
     numbers = pd.to_numeric(values, errors="coerce")
     bad = (numbers.isna() & values.notna()).to_numpy()
     if bad.any():
         i = _row(bad)
-        raise VatrackError(f"{where(path, column, i)}: '{values.iat[i - 1]}' is not a number")
+        raise VatrackError(f"{where(path, shown, i)}: '{values.iat[i - 1]}' is not a number")
     finite = np.isfinite(numbers.fillna(0).to_numpy(dtype=float))
     if not finite.all():
-        raise VatrackError(f"{where(path, column, _row(~finite))}: value is not finite")
+        raise VatrackError(f"{where(path, shown, _row(~finite))}: value is not finite")
     if kind == "label":
-        low, high = SCALES[column]
+        low, high = format.user_scale(column)
         outside = ((numbers < low) | (numbers > high)).to_numpy()
         if outside.any():
             i = _row(outside)
-            raise VatrackError(f"{where(path, column, i)}: {numbers.iat[i - 1]:g} is outside the {column} scale {low:g}..{high:g}")
-        return numbers.astype(float)
+            how = ("set with --scale" if column in format.scales
+                   else f"the model's own; give yours with --scale {column}=LO:HI")
+            raise VatrackError(f"{where(path, shown, i)}: {numbers.iat[i - 1]:g} is outside the {column} scale "
+                               f"{low:g}..{high:g} ({how})")
+        return pd.Series(format.to_model(column, numbers), index=numbers.index)
     if kind == "int":
         frac = (numbers.dropna() % 1 != 0)
         if frac.any():
             i = int(np.flatnonzero(numbers.notna().to_numpy())[np.argmax(frac.to_numpy())]) + 1
-            raise VatrackError(f"{where(path, column, i)}: '{values.iat[i - 1]}' is not a whole number")
+            raise VatrackError(f"{where(path, shown, i)}: '{values.iat[i - 1]}' is not a whole number")
         return numbers.astype("Int64")
     return numbers.astype(float)

@@ -118,3 +118,28 @@ def write_csv_like_official(frame: pd.DataFrame, path) -> None:
     out = frame.copy()
     out["timestamp"] = out["timestamp"].dt.strftime("%Y-%m-%d %H:%M:%S")
     write_csv(path, out)
+
+
+def make_ema_export(n_people: int = 30, entries: tuple[int, int] = (12, 18), seed: int = 0,
+                    unrated_share: float = 0.25) -> pd.DataFrame:
+    """A synthetic EMA export as a psychologist's software writes it (for the demo and tests).
+
+    Columns ``participant, entry, date, diary_text, sam_valence, sam_arousal``: SAM ratings
+    on 1..9, dates as day-first text (``dd/mm/yyyy HH:MM``), rows in shuffled order, and
+    about ``unrated_share`` of the entries without ratings (empty cells).
+    """
+    diaries = make_diaries(n_users=n_people, texts_per_user=entries, seed=seed)
+    rng = np.random.default_rng(seed + 7)
+    # SAM 1..9 from the model scale with some rating noise, so ratings use the whole scale.
+    sam_v = np.clip(np.round(1 + (diaries["valence"] + 2) * 2 + rng.normal(0, 0.7, len(diaries))), 1, 9)
+    sam_a = np.clip(np.round(1 + diaries["arousal"] * 4 + rng.normal(0, 0.7, len(diaries))), 1, 9)
+    unrated = rng.random(len(diaries)) < unrated_share
+    export = pd.DataFrame({
+        "participant": "P" + diaries["user_id"].str.zfill(2),
+        "entry": diaries.groupby("user_id").cumcount().to_numpy() + 1,
+        "date": diaries["timestamp"].dt.strftime("%d/%m/%Y %H:%M"),
+        "diary_text": diaries["text"],
+        "sam_valence": pd.array(np.where(unrated, np.nan, sam_v), dtype="Int64"),
+        "sam_arousal": pd.array(np.where(unrated, np.nan, sam_a), dtype="Int64"),
+    })
+    return export.sample(frac=1.0, random_state=seed).reset_index(drop=True)

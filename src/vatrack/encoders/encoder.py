@@ -21,6 +21,7 @@ import numpy as np
 from vatrack.encoders.sources import ModelSource, allow_download, cache_dir, resolve
 from vatrack.encoders.store import VectorStore
 from vatrack.errors import VatrackError
+from vatrack.progress import bar
 
 # identity -> {text key -> vector}; shared by every encoder of one identity in this process.
 _MEMORY: dict[str, dict[bytes, np.ndarray]] = {}
@@ -201,7 +202,7 @@ class TextEncoder:
 
     def _embed_misses(self, misses: list[tuple[bytes, str]], store: VectorStore, progress: bool) -> None:
         pending: list[tuple[bytes, np.ndarray]] = []
-        with _progress_bar(len(misses), f"encoding with {self.name}", enabled=progress) as advance:
+        with bar(len(misses), f"encoding with {self.name}", unit="texts", enabled=progress) as advance:
             for chunk, vectors in self._batches([t for _, t in misses]):
                 for i, vec in zip(chunk, vectors):
                     key = misses[i][0]
@@ -237,33 +238,6 @@ class TextEncoder:
             with torch.inference_mode():
                 pooled = encode_tokens(model, batch, self.normalize)
             yield chunk, pooled.float().cpu().numpy()
-
-
-class _progress_bar:
-    """A rich progress bar on stderr, or a no-op; used as ``with ... as advance``."""
-
-    def __init__(self, total: int, label: str, enabled: bool):
-        self.total, self.label, self.enabled = total, label, enabled
-        self._bar = None
-
-    def __enter__(self):
-        if not self.enabled:
-            return lambda n: None
-        from rich.console import Console
-        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
-
-        self._bar = Progress(
-            TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
-            console=Console(stderr=True), transient=True,
-        )
-        self._bar.__enter__()
-        task = self._bar.add_task(self.label, total=self.total)
-        return lambda n: self._bar.advance(task, n)
-
-    def __exit__(self, *exc):
-        if self._bar is not None:
-            self._bar.__exit__(*exc)
-        return False
 
 
 def get_encoder(name: str = "minilm", max_length: int = 128, device: str | None = None, batch_size: int = 32) -> TextEncoder:

@@ -126,3 +126,22 @@ def format_mean_std(summary: pd.DataFrame, key: str, digits: int = 3) -> str:
     if key not in summary.index or np.isnan(summary.loc[key, "mean"]):
         return "—"
     return f"{summary.loc[key, 'mean']:.{digits}f} ± {summary.loc[key, 'std']:.{digits}f}"
+
+
+def estimator_factory(method: str | None = None, preset: str | None = None, encoder: str | None = None,
+                      overrides=()) -> Callable[[int], object]:
+    """seed -> a fresh estimator, for a baseline ``method`` or a sequence-model ``preset`` (exactly one).
+
+    Both are validated here, before any fold runs.
+    """
+    from vatrack.models import make_model
+
+    if (method is None) == (preset is None):
+        raise VatrackError("give exactly one of method (a baseline) or preset (a sequence-model preset)")
+    if method is not None:
+        make_model(method)
+        return lambda seed: make_model(method, encoder=encoder or "minilm", seed=seed)
+    from vatrack.models.presets import estimator_from_preset
+
+    estimator_from_preset(preset, encoder=encoder, seed=0, overrides=list(overrides))
+    return lambda seed: estimator_from_preset(preset, encoder=encoder, seed=seed, overrides=list(overrides))

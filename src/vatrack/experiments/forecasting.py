@@ -20,7 +20,7 @@ from typing import Callable
 
 import pandas as pd
 
-from vatrack.data import LABELS, load_diary
+from vatrack.data import LABELS, DiaryFormat, load_diary
 from vatrack.errors import VatrackError
 from vatrack.evaluation.metrics import subtask2_metrics
 from vatrack.evaluation.stats import paired_bootstrap
@@ -136,19 +136,20 @@ def flagged_users(frame: pd.DataFrame, path) -> list[str]:
 
 
 def forecast_file(task: str, data, out, method: str | None = None, encoder: str = "minilm", seed: int = 0,
-                  save: str | Path | None = None) -> tuple[Path, pd.DataFrame, str]:
+                  save: str | Path | None = None, format=None) -> tuple[Path, pd.DataFrame, str]:
     """Fit on every user's rows of the marker file ``data``; write the official file for the flagged users.
 
-    Returns (path written, predictions, method used).
+    Returns (path written, predictions on the user's scale (``format``), method used).
     """
+    format = format or DiaryFormat()
     check_forecast_task(task)
     method = method or DEFAULT_METHOD[task]
     model = make_forecaster(method, task, encoder=encoder, seed=seed)  # validates the name before any work
-    frame = load_diary(data, require_labels=True)
+    frame = load_diary(data, require_labels=True, format=format)
     users = flagged_users(frame, data)
     history = history_view(frame, str(data))
     model.fit(history)
-    predictions = model.predict(history[history["user_id"].isin(users)])
+    predictions = format.predictions_to_user(model.predict(history[history["user_id"].isin(users)]))
     path = write_submission(predictions, task, out, expected_keys=pd.DataFrame({"user_id": users}))
     if save:
         model.save(save)

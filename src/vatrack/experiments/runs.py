@@ -5,6 +5,7 @@
     config.yaml        the resolved configuration (a valid preset: --preset RUN_DIR/config.yaml)
     history.csv        one row per epoch (losses, CCC, composite r, RMSE, MAE, gap, lr, ...)
     metrics.json       run facts + validation figures of the best epoch (seen/unseen)
+    scales.json        the user's rating scales and the model scale they map onto (predict maps back)
     checkpoints/       Lightning's best (or last, with --val none) checkpoint
     model/             the bundle ``predict_run`` / vatrack.models.load_model reads
 
@@ -21,6 +22,9 @@ from pathlib import Path
 
 from vatrack.errors import VatrackError
 from vatrack.io import prepare_run_dir, write_json, write_text
+
+
+SCALES_FILE = "scales.json"
 
 
 def launcher_rank() -> int:
@@ -42,9 +46,9 @@ def launcher_rank() -> int:
 def train_run(data_path, preset="v3.3", out="runs/train", *, encoder: str | None = None, seed: int = 0,
               overrides=None, val: str = "cv", mode: str | None = None, force: bool = False,
               accelerator: str | None = None, devices=None, strategy: str | None = None, num_nodes: int | None = None,
-              progress: bool = True, resume: bool = False, logger: str | None = None) -> dict:
+              progress: bool = True, resume: bool = False, logger: str | None = None, format=None) -> dict:
     """Train the sequence model on a labelled CSV; returns the metrics written to metrics.json."""
-    from vatrack.data import load_diary
+    from vatrack.data import DiaryFormat, load_diary
     from vatrack.models.presets import config_yaml, resolve_config
     from vatrack.models.sequence import SequenceRegressor
 
@@ -54,13 +58,15 @@ def train_run(data_path, preset="v3.3", out="runs/train", *, encoder: str | None
         raise VatrackError(f"--val must be cv or none (got '{val}')")
     logger = check_logger(logger)   # before any work: a missing package is one line, not a late crash
     config = resolve_config(preset, encoder=encoder, mode=mode, overrides=overrides)
-    train = load_diary(data_path, require_labels=True)
+    format = format or DiaryFormat()
+    train = load_diary(data_path, require_labels=True, format=format)
     out = Path(out)
     writer = launcher_rank() == 0
     resume_from = _resume_checkpoint(out, config_yaml(config)) if resume else None
     if writer and resume_from is None:
         prepare_run_dir(out, force=force)
         write_text(out / "config.yaml", config_yaml(config))
+        write_json(out / SCALES_FILE, format.scale_record())
     trainer = {"accelerator": accelerator, "devices": _devices(devices), "strategy": strategy, "num_nodes": num_nodes,
                "logger": None if logger == "csv" else logger}
     if resume_from is not None:
@@ -119,13 +125,32 @@ def load_run_model(run_dir):
     return load_model(folder)
 
 
-def predict_run(run_dir, data_path, out) -> Path:
-    """Predict every row of ``data_path`` (labels, if any, are dropped first) into the official file."""
+def run_format(run_dir, format=None):
+    """``format`` with the rating scales the run was trained on (unless it sets its own)."""
+    import json
+
+    from vatrack.data import DiaryFormat
+
+    format = format or DiaryFormat()
+    path = Path(run_dir) / SCALES_FILE
+    if not path.exists():
+        return format  # runs from before scales were recorded: the model's own scale
+    try:
+        record = json.loads(path.read_text(encoding="utf-8"))
+        return format.with_scales_from(record)
+    except (ValueError, KeyError, TypeError) as err:
+        raise VatrackError(f"{path}: unreadable scale record ({err}); restore it or pass --scale") from None
+
+
+def predict_run(run_dir, data_path, out, format=None) -> Path:
+    """Predict every row of ``data_path`` (labels, if any, are dropped first) into the official file,
+    on the rating scale the run was trained on (or ``format``'s own)."""
     from vatrack.data import load_diary
     from vatrack.evaluation.submission import write_submission
     from vatrack.protocols import strip_labels
 
     model = load_run_model(run_dir)
-    inputs = strip_labels(load_diary(data_path))
-    predictions = model.predict(inputs)
+    format = run_format(run_dir, format)
+    inputs = strip_labels(load_diary(data_path, format=format))
+    predictions = format.predictions_to_user(model.predict(inputs))
     return write_submission(predictions, "subtask1", out, expected_keys=inputs[["user_id", "text_id"]])

@@ -185,3 +185,67 @@ def importances(values: dict[str, float], path) -> Path:
     ax.set_title("parameter importances")
     ax.grid(axis="x", alpha=0.3)
     return _save(fig, path)
+
+
+def _trajectory_axis(ax, entries: pd.DataFrame, dim: str, scale: tuple[float, float], small: bool = False) -> None:
+    """One person's ``dim`` over real time: predictions as a line, ratings as filled dots,
+    unrated entries as hollow markers on the prediction line."""
+    when = pd.to_datetime(entries["timestamp"])
+    colour = DIM_COLOURS[dim]
+    ax.plot(when, entries[f"{dim}_prediction"], color=colour, lw=1 if small else 1.4, alpha=0.8,
+            label="prediction")
+    rated = entries[f"{dim}_rating"].notna().to_numpy()
+    ax.scatter(when[rated], entries.loc[rated, f"{dim}_rating"], s=6 if small else 22, color=colour, zorder=3,
+               label="rating")
+    if (~rated).any():
+        ax.scatter(when[~rated], entries.loc[~rated, f"{dim}_prediction"], s=8 if small else 30, zorder=3,
+                   facecolors="white", edgecolors=colour, linewidths=1, label="unrated entry (predicted)")
+    low, high = scale
+    pad = 0.05 * (high - low)
+    ax.set_ylim(low - pad, high + pad)
+    ax.grid(alpha=0.3)
+
+
+def _date_ticks(ax, small: bool = False) -> None:
+    from matplotlib.dates import AutoDateLocator, ConciseDateFormatter
+
+    locator = AutoDateLocator(minticks=2, maxticks=3 if small else 7)
+    ax.xaxis.set_major_locator(locator)
+    ax.xaxis.set_major_formatter(ConciseDateFormatter(locator))
+    if small:
+        ax.tick_params(labelsize=6)
+        ax.xaxis.get_offset_text().set_fontsize(6)
+
+
+def person_trajectory(entries: pd.DataFrame, person: str, scales: dict, path) -> Path:
+    """Valence and arousal of one person over time (``entries``: TrackResult.series() rows)."""
+    fig = Figure(figsize=(9, 5), layout="constrained")
+    axes = fig.subplots(2, 1, sharex=True)
+    for ax, dim in zip(axes, ("valence", "arousal")):
+        _trajectory_axis(ax, entries, dim, scales[dim])
+        low, high = scales[dim]
+        ax.set_ylabel(f"{dim} ({low:g}..{high:g})")
+        _date_ticks(ax)
+    axes[0].legend(fontsize=8, loc="best")
+    n_rated = int(entries[["valence_rating", "arousal_rating"]].notna().any(axis=1).sum())
+    fig.suptitle(f"{person}: {len(entries)} entries, {n_rated} rated")
+    return _save(fig, path)
+
+
+def everyone_trajectories(series: pd.DataFrame, scales: dict, path, dim: str, max_people: int = 60) -> Path:
+    """Small multiples: every person's ``dim`` over time on one page (first ``max_people``)."""
+    people = list(dict.fromkeys(series["person"]))[:max_people]
+    cols = min(6, max(1, len(people)))
+    rows = int(np.ceil(len(people) / cols))
+    fig = Figure(figsize=(2.4 * cols, 1.7 * rows + 0.6), layout="constrained")
+    axes = np.atleast_1d(fig.subplots(rows, cols, squeeze=False).ravel())
+    for ax, person in zip(axes, people):
+        _trajectory_axis(ax, series[series["person"] == person], dim, scales[dim], small=True)
+        ax.set_title(str(person), fontsize=8)
+        _date_ticks(ax, small=True)
+    for ax in axes[len(people):]:
+        ax.set_visible(False)
+    low, high = scales[dim]
+    fig.suptitle(f"{dim} ({low:g}..{high:g}) over time: dots are ratings, the line is the prediction, "
+                 "hollow markers are unrated entries", fontsize=10)
+    return _save(fig, path)

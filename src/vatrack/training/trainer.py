@@ -31,6 +31,7 @@ from lightning.pytorch.utilities.exceptions import SIGTERMException
 
 from vatrack.data import LABELS
 from vatrack.errors import RunInterrupted, VatrackError
+from vatrack.progress import enabled as progress_enabled
 from vatrack.protocols import official_style_folds, strip_labels
 from vatrack.training.data import TrainWindows, eval_loader, train_loader
 from vatrack.training.history import HistoryLogger
@@ -67,6 +68,7 @@ class _ResumeCheckpoint(ModelCheckpoint):
 
 def trainer_for(cfg, *, has_val: bool, checkpoint_dir: Path, history_path: Path | None, progress: bool,
                 options: dict, max_epochs: int) -> tuple[L.Trainer, ModelCheckpoint, HistoryLogger]:
+    progress = progress and progress_enabled()   # --quiet silences every bar
     if has_val:
         checkpoint = ModelCheckpoint(dirpath=checkpoint_dir, filename="best", monitor="val_score", mode="max",
                                      save_top_k=1, save_weights_only=True, enable_version_counter=False)
