@@ -53,3 +53,13 @@ def test_bench_train_prints_both_loops_ratio_and_peak_rss(tiny_bert_dir):
     rows = {line.split()[0]: line.split() for line in out.splitlines() if line.split()[:1] in (["bare"], ["vatrack"])}
     assert set(rows) == {"bare", "vatrack"} and all(float(r[1]) > 0 for r in rows.values())
     assert [line for line in out.splitlines() if line.startswith("command: ") and "--users 12" in line]
+
+
+@pytest.mark.slow
+def test_bench_track_prints_cold_and_warm_and_command(tiny_bert_dir):
+    out = run_script("bench_track.py", "--people", "10", "--entries", "6:8", "--threads", "1",
+                     "--encoder", str(tiny_bert_dir))
+    rows = {line.split()[0]: line.split() for line in out.splitlines() if line.split()[:1] in (["cold"], ["warm"])}
+    assert set(rows) == {"cold", "warm"} and all(float(r[1]) > 0 for r in rows.values())
+    assert "out-of-fold quality" in out and "ridge+user,valence,1..9" in out
+    assert [line for line in out.splitlines() if line.startswith("reproduce: ") and "--people 10" in line]
