@@ -185,3 +185,17 @@ def test_report_html_renders_every_image_in_chromium(tracked, tmp_path, capsys):
     assert done.returncode == 0, done.stderr[-2000:]
     loaded, total = map(int, re.search(r'data-images="(\d+)/(\d+)"', done.stdout).groups())
     assert total == len(list((out / "plots").glob("*.png"))) and loaded == total
+
+
+def test_an_entry_with_one_rating_is_partly_rated_and_keeps_it(export):
+    frame = export.copy()
+    rated_rows = np.flatnonzero(frame["sam_valence"].notna().to_numpy())
+    row = rated_rows[0]
+    frame.loc[row, "sam_arousal"] = pd.NA
+    result = run_track(frame, FORMAT, method="user-mean", folds=3)
+    table = result.table()
+    assert table.loc[row, "pred_kind"] == "partly_rated"
+    series = result.series()
+    at = int(np.flatnonzero(result.diary.row == row)[0])
+    assert series.loc[at, "valence_filled"] == float(frame.loc[row, "sam_valence"])
+    assert np.isnan(series.loc[at, "arousal_rating"]) and series.loc[at, "arousal_filled"] == series.loc[at, "arousal_prediction"]

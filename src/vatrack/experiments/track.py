@@ -38,7 +38,7 @@ from vatrack.protocols import strip_labels
 DEFAULT_METHOD = "ridge+user"
 MIN_RATED = 10                     # fewer rated entries cannot support out-of-fold fits
 PRED_COLUMNS = ("pred_valence", "pred_arousal", "pred_kind")
-KIND_OOF, KIND_UNRATED, KIND_RUN = "out_of_fold", "unrated", "run"
+KIND_OOF, KIND_UNRATED, KIND_PARTLY, KIND_RUN = "out_of_fold", "unrated", "partly_rated", "run"
 
 
 @dataclass
@@ -139,7 +139,10 @@ def run_track(source, format: DiaryFormat | None = None, *, method: str | None =
         model = factory(seed).fit(frame.iloc[rated_rows].reset_index(drop=True))
         if (~rated).any():
             predictions[~rated] = _predict(model, frame[~rated])
-        kind = np.where(rated, KIND_OOF, KIND_UNRATED).astype(object)
+        # An entry with one of the two ratings is not fitted on (the models learn both at once); it is
+        # predicted like an unrated one and its rating still fills its series.
+        partly = frame[list(LABELS)].notna().any(axis=1).to_numpy() & ~rated
+        kind = np.where(rated, KIND_OOF, np.where(partly, KIND_PARTLY, KIND_UNRATED)).astype(object)
         quality = _quality(frame[rated], predictions[rated], reference[rated], diary.format, name)
         result = TrackResult(diary, predictions, kind, quality, pd.DataFrame(), model,
                              {"model": name, "folds": int(groups.max() + 1), "seed": seed,
@@ -155,7 +158,10 @@ def _encode_once(model, texts: pd.Series) -> None:
     """Embed every text in one pass (one progress bar, one cache write) before the fits read them."""
     from vatrack.encoders import get_encoder
 
-    name = getattr(model, "encoder", None) or getattr(getattr(model, "config", None), "encoder", None)
+    config = getattr(model, "config", None)
+    if getattr(config, "encoder_mode", "frozen") != "frozen":
+        return   # a fine-tuned encoder embeds inside the model
+    name = getattr(model, "encoder", None) or getattr(config, "encoder", None)
     if isinstance(name, str):
         get_encoder(name).encode(texts.tolist())
 
