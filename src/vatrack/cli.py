@@ -23,6 +23,22 @@ console = Console(width=None if sys.stdout.isatty() else 160)
 err_console = Console(stderr=True)
 
 
+def _show_version(value: bool) -> None:
+    if value:
+        from vatrack import __version__
+
+        console.print(f"vatrack {__version__}", markup=False, highlight=False)
+        raise typer.Exit()
+
+
+@app.callback()
+def _app_options(
+    version: bool = typer.Option(False, "--version", callback=_show_version, is_eager=True,
+                                 help="print the installed vatrack version and exit"),
+):
+    """Track emotional valence and arousal over time from diary texts."""
+
+
 def main() -> None:
     """Console-script entry point: runs the app and turns user errors into exit code 2."""
     try:

@@ -1,7 +1,8 @@
 """Presets: named, validated YAML configurations of the sequence model.
 
 A preset is a flat YAML mapping of :class:`vatrack.models.sequence.SequenceConfig` keys.
-``load_preset("v3.3")`` reads ``configs/presets/v3.3.yaml`` of this repository;
+``load_preset("v3.3")`` reads ``vatrack/presets/v3.3.yaml``, package data installed with
+vatrack (``src/vatrack/presets/`` in the repository, the only copy);
 ``load_preset("path/to/my.yaml")`` reads any file (a run's resolved ``config.yaml`` too).
 Keys a file leaves out take the schema's defaults; an unknown key, a wrong type or an
 out-of-range value is one VatrackError line naming the file and the key.
@@ -21,14 +22,14 @@ import yaml
 from vatrack.errors import VatrackError
 from vatrack.models.sequence import SequenceConfig, SequenceRegressor, make_config
 
-_REPO_PRESETS = Path(__file__).resolve().parents[3] / "configs" / "presets"
-_PACKAGE_PRESETS = Path(__file__).resolve().parents[1] / "presets"
+# Package data (pyproject: [tool.setuptools.package-data]); a test installs the wheel and trains from it.
+PACKAGE_PRESETS = Path(__file__).resolve().parents[1] / "presets"
 
 
 def preset_dirs() -> list[Path]:
-    """Where names are looked up, in order: $VATRACK_PRESETS, the repo's configs/presets, the package."""
+    """Where names are looked up, in order: the folders of $VATRACK_PRESETS, then the package's presets."""
     dirs = [Path(p) for p in os.environ.get("VATRACK_PRESETS", "").split(os.pathsep) if p]
-    return [d for d in (*dirs, _REPO_PRESETS, _PACKAGE_PRESETS) if d.is_dir()]
+    return [d for d in (*dirs, PACKAGE_PRESETS) if d.is_dir()]
 
 
 def available_presets() -> list[str]:

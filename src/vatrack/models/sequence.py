@@ -64,7 +64,7 @@ from vatrack.models.bundle import load_state, read_meta, save_bundle
 
 
 class SequenceConfig(BaseModel):
-    """Validated configuration; presets (configs/presets/*.yaml) hold one of these each."""
+    """Validated configuration; each preset (vatrack/presets/*.yaml) holds one."""
 
     model_config = ConfigDict(extra="forbid", strict=True, validate_assignment=True)
 
@@ -145,7 +145,7 @@ def config_error(err, source: str) -> VatrackError:
     got_text = "" if isinstance(got, dict) else f" (got {got!r})"
     message = first.get("msg", "invalid value").removeprefix("Value error, ")
     if first.get("type") == "extra_forbidden":
-        message = "unknown key; check the spelling against configs/presets/v3.3.yaml"
+        message = "unknown key; check the spelling against the keys of SequenceConfig (every preset lists them all)"
         got_text = ""
     return VatrackError(f"{source}: key '{key}': {message}{got_text}")
 
