@@ -14,14 +14,12 @@ The library in one screen (docs/api.md walks through it)::
 Names are imported on first use, so ``import vatrack`` (and the CLI's start) stays light.
 """
 
-from __future__ import annotations
-
-import importlib
-from importlib.metadata import PackageNotFoundError, version
+import importlib as _importlib
+from importlib import metadata as _metadata
 
 try:
-    __version__ = version("vatrack")
-except PackageNotFoundError:  # a source tree on sys.path without an installed distribution
+    __version__ = _metadata.version("vatrack")
+except _metadata.PackageNotFoundError:  # a source tree on sys.path without an installed distribution
     __version__ = "0+unknown"
 
 # public name -> module that defines it
@@ -41,11 +39,11 @@ __all__ = ["__version__", *_EXPORTS]
 
 def __getattr__(name: str):
     if name in _EXPORTS:
-        value = getattr(importlib.import_module(_EXPORTS[name]), name)
+        value = getattr(_importlib.import_module(_EXPORTS[name]), name)
         globals()[name] = value  # later lookups skip this function
         return value
     raise AttributeError(f"module 'vatrack' has no attribute '{name}'")
 
 
 def __dir__() -> list[str]:
-    return sorted({*globals(), *__all__})
+    return sorted({*(n for n in globals() if not n.startswith("_")), *__all__})
