@@ -73,6 +73,13 @@ def _jobs(jobs: int | None, has_presets: bool) -> int:
 # --- commands (one block each; keep them thin) -------------------------------------------
 
 
+def _folds_option(folds: int) -> int:
+    # The library says n_folds; the command line says --folds.
+    if folds < 2:
+        raise VatrackError(f"--folds must be at least 2 (got {folds})")
+    return folds
+
+
 def _task_option(task: str) -> str:
     tasks = ("subtask1", "subtask2a", "subtask2b")
     if task not in tasks:
@@ -166,6 +173,7 @@ def cv(
 
     if seeds < 1:
         raise VatrackError(f"--seeds must be at least 1 (got {seeds})")
+    _folds_option(folds)
     jobs = _jobs(jobs, has_presets=preset is not None)
     frame = load_diary(data, require_labels=True)
     factory = _cv_estimator_factory(method, preset, encoder, set_)
@@ -248,7 +256,13 @@ def train(
 ):
     """Train the seed sequence model from a preset; writes a run folder that `predict` reads."""
     from vatrack.experiments.runs import train_run
+    from vatrack.training.loggers import LOGGERS
 
+    # The library names its parameters (val, logger); say the flags here.
+    if val not in ("cv", "none"):
+        raise VatrackError(f"--val must be cv or none (got '{val}')")
+    if logger.strip().lower() not in LOGGERS:
+        raise VatrackError(f"--logger must be one of {', '.join(LOGGERS)} (got '{logger}')")
     metrics = train_run(data, preset, out, encoder=encoder, seed=seed, overrides=set_, val=val, mode=mode, force=force,
                         accelerator=accelerator, devices=devices, strategy=strategy, num_nodes=num_nodes,
                         resume=resume, logger=logger)
@@ -388,6 +402,7 @@ def compare(
         raise VatrackError(f"--seeds must be at least 1 (got {seeds})")
     if not 0 < alpha < 1:
         raise VatrackError(f"--alpha must be between 0 and 1 (got {alpha})")
+    _folds_option(folds)
     versions = parse_versions(presets, methods, ensemble, encoder, set_)
     jobs = _jobs(jobs, has_presets=any(v.kind == "preset" for v in versions))
     target_list = load_targets(targets) if targets else None
@@ -446,6 +461,7 @@ def sweep(
 
     if seeds < 1:
         raise VatrackError(f"--seeds must be at least 1 (got {seeds})")
+    _folds_option(folds)
     search = load_space(space) if space else None
     frame = load_diary(data, require_labels=True)
     result = run_sweep(frame, preset, trials, out, storage=storage, study_name=study, space=search, n_folds=folds,

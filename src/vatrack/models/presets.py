@@ -7,7 +7,7 @@ vatrack (``src/vatrack/presets/`` in the repository, the only copy);
 Keys a file leaves out take the schema's defaults; an unknown key, a wrong type or an
 out-of-range value is one VatrackError line naming the file and the key.
 
-``--set key=value`` overrides are parsed per key type: numbers and booleans as YAML
+Overrides (``key=value`` strings, the CLI's ``--set``, or a dict) are parsed per key type: numbers and booleans as YAML
 scalars, lists as YAML (``[256,128]``) or comma lists (``256,128``), strings verbatim.
 """
 
@@ -90,9 +90,9 @@ def parse_overrides(items) -> dict:
         key, sep, raw = str(item).partition("=")
         key = key.strip()
         if not sep or not key:
-            raise VatrackError(f"--set '{item}': expected key=value, e.g. --set epochs=5")
+            raise VatrackError(f"override '{item}': expected key=value, e.g. epochs=5")
         if key not in SequenceConfig.model_fields:
-            raise VatrackError(f"--set '{item}': unknown key '{key}'; valid keys: {', '.join(SequenceConfig.model_fields)}")
+            raise VatrackError(f"override '{item}': unknown key '{key}'; valid keys: {', '.join(SequenceConfig.model_fields)}")
         parsed[key] = _coerce(key, raw.strip())
     return parsed
 
@@ -106,7 +106,7 @@ def _coerce(key: str, raw: str):
     try:
         value = yaml.safe_load(raw)
     except yaml.YAMLError:
-        raise VatrackError(f"--set {key}={raw}: value is not readable") from None
+        raise VatrackError(f"override {key}={raw}: value is not readable") from None
     return _numeric(annotation, value)
 
 
@@ -128,7 +128,7 @@ def apply_overrides(config: SequenceConfig, overrides) -> SequenceConfig:
     if not changes:
         return config
     shown = ", ".join(f"{k}={v}" for k, v in changes.items())
-    return make_config({**config.model_dump(), **changes}, f"--set {shown}")
+    return make_config({**config.model_dump(), **changes}, f"override {shown}")
 
 
 def config_yaml(config: SequenceConfig) -> str:
