@@ -118,3 +118,34 @@ def test_jobs_default_is_two_workers_for_presets_on_two_cores(monkeypatch):
     assert cli._jobs(None, has_presets=True) == 1 and cli._jobs(3, has_presets=False) == 3
     with pytest.raises(VatrackError, match="--jobs must be at least 1"):
         cli._jobs(0, has_presets=True)
+
+
+def test_version_option_prints_the_installed_version(capsys):
+    import importlib.metadata
+
+    import vatrack
+
+    code, stdout, _ = run_cli(["--version"], capsys)
+    assert code == 0 and stdout.strip() == f"vatrack {vatrack.__version__}"
+    assert vatrack.__version__ == importlib.metadata.version("vatrack")
+
+
+def test_library_errors_name_parameters_and_the_cli_names_flags(task_files, tmp_path, capsys):
+    from vatrack.data import make_diaries
+    from vatrack.errors import VatrackError
+    from vatrack.models.presets import parse_overrides
+    from vatrack.protocols import official_style_folds
+    from vatrack.training.loggers import check_logger
+
+    with pytest.raises(VatrackError, match=r"^n_folds must be at least 2 \(got 1\)$"):
+        official_style_folds(make_diaries(n_users=6, seed=0), n_folds=1)
+    with pytest.raises(VatrackError, match="^logger must be one of"):
+        check_logger("paper")
+    with pytest.raises(VatrackError, match="^override 'epochs': expected key=value") as err:
+        parse_overrides(["epochs"])
+    assert "--" not in str(err.value)
+    for command in (["cv", "--method", "mean"], ["compare", "--methods", "mean", "--out", tmp_path / "c"]):
+        code, _, stderr = run_cli([*command, "--data", task_files["train"], "--folds", "1"], capsys)
+        assert code == 2 and "--folds must be at least 2 (got 1)" in stderr, stderr
+    code, _, stderr = run_cli(["train", "--data", task_files["train"], "--out", tmp_path / "r", "--logger", "paper"], capsys)
+    assert code == 2 and "--logger must be one of" in stderr

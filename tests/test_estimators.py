@@ -10,32 +10,31 @@ import pandas as pd
 import pytest
 
 from vatrack.data import LABELS, make_official_like
+from vatrack.errors import VatrackError
 from vatrack.models import MODELS, load_model, make_model
 from vatrack.protocols import official_style_folds, strip_labels
 
 BASELINE_METHODS = ["mean", "user-mean", "ridge", "ridge+user"]
 
 
-def sequence_factory():
-    """The seed sequence model at toy size, when it is available."""
-    try:
-        from vatrack.models.presets import estimator_from_preset
-    except ImportError:
-        return None
-    return lambda encoder, seed: estimator_from_preset(
-        "v3.3", encoder=encoder, seed=seed,
-        overrides=["epochs=2", "val_folds=2", "lstm_hidden=16", "lstm_layers=1", "fusion=[16,8]", "user_emb=4", "seq_length=3"])
+TINY_SEQUENCE = ["epochs=2", "val_folds=2", "lstm_hidden=16", "lstm_layers=1", "fusion=[16,8]", "user_emb=4", "seq_length=3"]
 
 
 def factories():
+    """Every subtask-1 estimator at toy size. An import error fails collection loudly: no model
+    may drop out of the common tests unnoticed."""
+    from vatrack.models.presets import estimator_from_preset
+
     out = {m: (lambda m: lambda encoder, seed: make_model(m, encoder=encoder, seed=seed))(m) for m in BASELINE_METHODS}
-    seq = sequence_factory()
-    if seq is not None:
-        out["sequence"] = seq
+    out["sequence"] = lambda encoder, seed: estimator_from_preset("v3.3", encoder=encoder, seed=seed, overrides=TINY_SEQUENCE)
     return out
 
 
 FACTORIES = factories()
+
+
+def test_every_registered_model_is_in_the_common_tests():
+    assert set(FACTORIES) == set(MODELS)
 
 
 @pytest.fixture(scope="module")
@@ -104,8 +103,6 @@ def test_training_labels_do_matter(name, small_split, tiny_bert_dir):
 
 
 def test_unknown_method_is_clear():
-    from vatrack.errors import VatrackError
-
     with pytest.raises(VatrackError, match="unknown method"):
         make_model("forest")
 
@@ -118,3 +115,92 @@ def test_user_offsets_shrink_with_few_texts():
     residuals = np.vstack([np.full((2, 2), 1.0), np.full((40, 2), 1.0), rng.normal(0, 1, (20, 2))])
     offsets = shrunk_user_offsets(users, residuals)
     assert 0 < offsets["a"][0] < offsets["b"][0] < 1.0
+
+
+# --- the scikit-learn side of the contract ------------------------------------------------------
+
+
+def _every_estimator(tiny_bert_dir):
+    from vatrack.models import FORECASTERS, make_forecaster
+
+    encoder = str(tiny_bert_dir)
+    models = {name: factory(encoder, 3) for name, factory in FACTORIES.items()}
+    models.update({f"forecast:{m}": make_forecaster(m, "subtask2a", encoder=encoder, seed=3) for m in FORECASTERS})
+    return models
+
+
+def test_get_params_set_params_and_clone(tiny_bert_dir):
+    from sklearn.base import clone
+
+    for name, model in _every_estimator(tiny_bert_dir).items():
+        params = model.get_params()
+        assert params["seed"] == 3, name
+        twin = clone(model)
+        assert twin is not model and type(twin) is type(model), name
+        assert twin.get_params().keys() == params.keys(), name
+        assert repr(twin) == repr(model), name
+        assert twin.set_params(seed=11) is twin and twin.get_params()["seed"] == 11 and twin.seed == 11, name
+        assert model.get_params()["seed"] == 3, name  # the original is untouched
+
+
+def test_clone_is_unfitted_and_set_params_reconfigures_the_sequence_model(small_split, tiny_bert_dir):
+    from sklearn.base import clone
+
+    from vatrack.models.forecasters import make_forecaster
+
+    model = FACTORIES["sequence"](str(tiny_bert_dir), 0)
+    assert model.config.epochs == 2 and model.config.lstm_hidden == 16
+    model.set_params(overrides=[*TINY_SEQUENCE, "epochs=1"])
+    assert model.config.epochs == 1 and model.get_params()["overrides"][-1] == "epochs=1"
+    with pytest.raises(VatrackError, match="no parameter 'epochs'"):
+        model.set_params(epochs=3)
+    baseline = make_model("user-mean").fit(small_split[0])
+    assert baseline.state and not clone(baseline).state
+    forecaster = make_forecaster("sequence", "subtask2b", epochs=3, fusion=[8])
+    assert clone(forecaster).settings["epochs"] == 3 and clone(forecaster).settings["fusion"] == [8]
+    with pytest.raises(VatrackError, match="unknown option"):
+        forecaster.set_params(text_weight=1.0)
+
+
+def _plain(frame: pd.DataFrame) -> pd.DataFrame:
+    """A hand-made frame: integer user ids, text timestamps, no is_words or collection_phase."""
+    out = frame[["user_id", "text_id", "text", "timestamp", *[c for c in LABELS if c in frame]]].copy()
+    out["user_id"] = out["user_id"].astype(int)
+    out["timestamp"] = out["timestamp"].dt.strftime("%Y-%m-%d %H:%M:%S")
+    return out
+
+
+@pytest.mark.parametrize("name", list(FACTORIES))
+def test_fit_and_predict_take_a_plain_dataframe(name, small_split, tiny_bert_dir):
+    train, test = small_split
+    inputs = strip_labels(test)
+    # what the plain frame means: is_words absent = False
+    expected = FACTORIES[name](str(tiny_bert_dir), 0).fit(train.assign(is_words=False)).predict(inputs.assign(is_words=False))
+    got = FACTORIES[name](str(tiny_bert_dir), 0).fit(_plain(train)).predict(_plain(inputs))
+    assert got["user_id"].tolist() == _plain(inputs)["user_id"].tolist()  # the caller's keys and row order
+    np.testing.assert_allclose(got[["pred_valence", "pred_arousal"]], expected[["pred_valence", "pred_arousal"]],
+                               atol=1e-6)
+
+
+def test_forecasters_take_a_plain_dataframe():
+    from vatrack.data import make_diaries
+    from vatrack.models.forecasters import make_forecaster
+
+    history = make_diaries(n_users=8, seed=2)
+    history = history.assign(is_words=False, collection_phase=pd.array([pd.NA] * len(history), dtype="Int64"))
+    for method in ("linear-prev-fit", "ridge-notext"):
+        a = make_forecaster(method, "subtask2a").fit(history).predict(history)
+        b = make_forecaster(method, "subtask2a").fit(_plain(history)).predict(_plain(history))
+        np.testing.assert_allclose(a.iloc[:, 1:].to_numpy(), b.iloc[:, 1:].to_numpy())
+
+
+def test_bad_frames_name_the_argument_and_the_column():
+    with pytest.raises(VatrackError, match="train lacks column\\(s\\) 'timestamp'"):
+        make_model("mean").fit(pd.DataFrame({"user_id": [1], "text_id": [1], "text": ["x"], "valence": [0.0],
+                                             "arousal": [1.0]}))
+    with pytest.raises(VatrackError, match="train, column 'timestamp', row 2: cannot read 'soon'"):
+        make_model("mean").fit(pd.DataFrame({"user_id": [1, 1], "text_id": [1, 2], "text": ["x", "y"],
+                                             "timestamp": ["2021-01-01", "soon"], "valence": [0.0, 1.0],
+                                             "arousal": [1.0, 1.0]}))
+    with pytest.raises(VatrackError, match="must be a pandas DataFrame"):
+        make_model("mean").fit([1, 2])

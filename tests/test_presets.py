@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from vatrack.errors import VatrackError
@@ -16,8 +18,11 @@ from vatrack.models.sequence import SequenceConfig
 
 from conftest import run_cli
 
-# DESIGN.md "The seed system": user_emb, hidden x layers, fusion, dropout, epochs/patience,
-# lr enc / rest, wd, warmup, CCC weight V / A, clip.
+DOCS = Path(__file__).resolve().parents[1] / "docs" / "presets.md"
+# The seed versions' settings as docs/presets.md states them, written out here a second time
+# by hand: the documented table is checked against this, and every preset file against the
+# table, so neither the docs nor a YAML file can drift alone.
+# user emb, hidden, layers, fusion, dropout, epochs, patience, lr encoder, lr, wd, warmup, CCC V, CCC A, clip
 SEED_TABLE = {
     "v3.0": (64, 256, 2, [512, 256], 0.2, 20, 7, 1.5e-5, 8e-5, 0.01, 0.15, 0.65, 0.70, 0.5),
     "v3.2": (0, 128, 1, [256, 128], 0.4, 30, 6, 1e-5, 6e-5, 0.02, 0.20, 0.60, 0.85, 1.0),
@@ -26,21 +31,46 @@ SEED_TABLE = {
 }
 
 
+def documented_table() -> dict[str, tuple]:
+    """The seed-version table of docs/presets.md, parsed into SEED_TABLE's shape."""
+    rows = {}
+    for line in DOCS.read_text(encoding="utf-8").splitlines():
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        if not line.startswith("| v3."):
+            continue
+        name, emb, lstm, fusion, dropout, epochs, lrs, wd, warmup, ccc, clip = cells
+        hidden, layers = (int(v) for v in lstm.split("×"))
+        first, patience = (int(v) for v in epochs.split("/"))
+        lr_encoder, lr = (float(v) for v in lrs.split("/"))
+        ccc_v, ccc_a = (float(v) for v in ccc.split("/"))
+        rows[name] = (0 if emb == "none" else int(emb), hidden, layers, [int(v) for v in fusion.split("→")],
+                      float(dropout), first, patience, lr_encoder, lr, float(wd), float(warmup), ccc_v, ccc_a, float(clip))
+    return rows
+
+
+def test_documented_table_states_the_seed_settings():
+    assert documented_table() == SEED_TABLE
+
+
 @pytest.mark.parametrize("name", sorted(SEED_TABLE))
-def test_seed_presets_match_the_design_table(name):
+def test_seed_presets_match_the_documented_table(name):
     c = load_preset(name)
     got = (c.user_emb, c.lstm_hidden, c.lstm_layers, c.fusion, c.dropout, c.epochs, c.patience, c.lr_encoder, c.lr,
            c.weight_decay, c.warmup, c.ccc_weight_valence, c.ccc_weight_arousal, c.grad_clip)
-    expected = SEED_TABLE[name]
+    expected = documented_table()[name]
     assert got[3] == expected[3]
     assert got[:3] + got[4:] == pytest.approx(expected[:3] + expected[4:])
-    assert (c.seq_length, c.batch_size, c.attn_heads, c.max_length, c.n_lags) == (7, 10, 4, 128, 5)
+    # "All four" line of docs/presets.md
+    assert (c.seq_length, c.batch_size, c.attn_heads, c.max_length) == (7, 10, 4, 128)
     assert c.name == name
 
 
 def test_v32_extras():
     c = load_preset("v3.2")
     assert (c.grad_accum, c.mixup_alpha, c.label_smoothing, c.freeze_encoder_epochs) == (4, 0.2, 0.05, 3)
+    for name in ("v3.0", "v3.3", "v3.4"):  # documented as v3.2-only
+        c = load_preset(name)
+        assert (c.grad_accum, c.mixup_alpha, c.label_smoothing, c.freeze_encoder_epochs) == (1, 0.0, 0.0, 0)
 
 
 def test_every_preset_lists_every_knob():

@@ -210,7 +210,7 @@ def test_refit_trains_again_on_every_row(split, tiny_bert_dir):
 def test_bad_training_frames_are_one_clear_error(tiny_bert_dir):
     model = SequenceRegressor(TINY, encoder=str(tiny_bert_dir))
     train, _ = make_official_like(n_users=4, seed=1)
-    with pytest.raises(VatrackError, match="--val none"):
+    with pytest.raises(VatrackError, match="val='none'"):
         model.fit(train)  # too few users for the validation split
     with pytest.raises(VatrackError, match="missing label"):
         model.fit(train.assign(valence=np.nan))

@@ -33,6 +33,22 @@ class _NoteHandler(logging.Handler):
         err_console.print(f"note: {record.getMessage()}", markup=False, highlight=False, soft_wrap=True)
 
 
+def _show_version(value: bool) -> None:
+    if value:
+        from vatrack import __version__
+
+        console.print(f"vatrack {__version__}", markup=False, highlight=False)
+        raise typer.Exit()
+
+
+@app.callback()
+def _app_options(
+    version: bool = typer.Option(False, "--version", callback=_show_version, is_eager=True,
+                                 help="print the installed vatrack version and exit"),
+):
+    """Track emotional valence and arousal over time from diary texts."""
+
+
 def main() -> None:
     """Console-script entry point: runs the app and turns user errors into exit code 2."""
     notes = logging.getLogger("vatrack")
@@ -118,6 +134,13 @@ def diary_options(command):
 # --- commands (one block each; keep them thin) -------------------------------------------
 
 
+def _folds_option(folds: int) -> int:
+    # The library says n_folds; the command line says --folds.
+    if folds < 2:
+        raise VatrackError(f"--folds must be at least 2 (got {folds})")
+    return folds
+
+
 def _task_option(task: str) -> str:
     tasks = ("subtask1", "subtask2a", "subtask2b")
     if task not in tasks:
@@ -200,6 +223,7 @@ def cv(
 
     if seeds < 1:
         raise VatrackError(f"--seeds must be at least 1 (got {seeds})")
+    _folds_option(folds)
     jobs = _jobs(jobs, has_presets=preset is not None)
     frame = load_diary(data, require_labels=True, format=fmt)
     if (method is None) == (preset is None):
@@ -287,7 +311,13 @@ def train(
 ):
     """Train the seed sequence model from a preset; writes a run folder that `predict` reads."""
     from vatrack.experiments.runs import train_run
+    from vatrack.training.loggers import LOGGERS
 
+    # The library names its parameters (val, logger); say the flags here.
+    if val not in ("cv", "none"):
+        raise VatrackError(f"--val must be cv or none (got '{val}')")
+    if logger.strip().lower() not in LOGGERS:
+        raise VatrackError(f"--logger must be one of {', '.join(LOGGERS)} (got '{logger}')")
     metrics = train_run(data, preset, out, encoder=encoder, seed=seed, overrides=set_, val=val, mode=mode, force=force,
                         accelerator=accelerator, devices=devices, strategy=strategy, num_nodes=num_nodes,
                         resume=resume, logger=logger, format=fmt)
@@ -480,6 +510,7 @@ def compare(
         raise VatrackError(f"--seeds must be at least 1 (got {seeds})")
     if not 0 < alpha < 1:
         raise VatrackError(f"--alpha must be between 0 and 1 (got {alpha})")
+    _folds_option(folds)
     versions = parse_versions(presets, methods, ensemble, encoder, set_)
     jobs = _jobs(jobs, has_presets=any(v.kind == "preset" for v in versions))
     target_list = load_targets(targets) if targets else None
@@ -540,6 +571,7 @@ def sweep(
 
     if seeds < 1:
         raise VatrackError(f"--seeds must be at least 1 (got {seeds})")
+    _folds_option(folds)
     search = load_space(space) if space else None
     frame = load_diary(data, require_labels=True, format=fmt)
     result = run_sweep(frame, preset, trials, out, storage=storage, study_name=study, space=search, n_folds=folds,

@@ -21,7 +21,7 @@ import pandas as pd
 from vatrack.data.schema import LABELS, OPTIONAL, REQUIRED, SCALES
 from vatrack.errors import VatrackError, where
 
-CANONICAL = (*REQUIRED, *OPTIONAL)      # the names a column mapping may target
+MAPPABLE = (*REQUIRED, *OPTIONAL)      # the names a column mapping may target
 SEPARATORS = (",", ";", "\t", "|")      # what separator sniffing considers
 DATE_ORDERS = ("dayfirst", "monthfirst")
 _SEP_NAMES = {",": "comma", ";": "semicolon", "\t": "tab", "|": "pipe"}
@@ -40,9 +40,9 @@ class DiaryFormat:
     sep: str | None = None                          # None: sniffed
 
     def __post_init__(self):
-        unknown = [c for c in self.columns if c not in CANONICAL]
+        unknown = [c for c in self.columns if c not in MAPPABLE]
         if unknown:
-            raise VatrackError(f"column mapping: '{unknown[0]}' is not a vatrack column; map one of {', '.join(CANONICAL)}")
+            raise VatrackError(f"column mapping: '{unknown[0]}' is not a vatrack column; map one of {', '.join(MAPPABLE)}")
         theirs = list(self.columns.values())
         twice = [c for c in theirs if theirs.count(c) > 1]
         if twice:

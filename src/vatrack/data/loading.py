@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from vatrack.data.format import CANONICAL, DiaryFormat
+from vatrack.data.format import MAPPABLE, DiaryFormat
 from vatrack.data.schema import KEYS, LABELS, OPTIONAL, REQUIRED
 from vatrack.errors import VatrackError, where
 
@@ -204,7 +204,7 @@ def _check_columns(raw, path, required, need_labels, format: DiaryFormat) -> Non
     need = [c for c in required if c != "text_id"] + (list(LABELS) if need_labels else [])
     missing = [c for c in need if c not in raw.columns]
     if missing:
-        unmapped = [c for c in raw.columns if c not in CANONICAL]
+        unmapped = [c for c in raw.columns if c not in MAPPABLE]
         hint = (f"; map yours with --column, e.g. --column {missing[0]}={unmapped[0]}" if unmapped
                 else "; map yours with --column VATRACK=YOURS")
         raise VatrackError(f"{path}: missing column(s) {', '.join(repr(c) for c in missing)} "

@@ -17,7 +17,7 @@ from __future__ import annotations
 import contextlib
 import multiprocessing
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Callable, Iterator
 
 import numpy as np
@@ -37,7 +37,6 @@ _GROUPS = ("all", "seen", "unseen")
 class CVResult:
     per_fold: pd.DataFrame     # one row per (seed, fold): flat metric columns
     predictions: pd.DataFrame  # out-of-fold predictions with gold, seed, fold, is_seen_user
-    estimators: list = field(default_factory=list)  # fitted, in fold order (only with keep_estimators)
 
     def summary(self) -> pd.DataFrame:
         """mean and std over folds × seeds for every figure."""
@@ -62,19 +61,21 @@ def flatten_metrics(scores: dict) -> dict:
 
 
 def run_cv(frame: pd.DataFrame, make_estimator: Callable[[int], object], n_folds: int = 5,
-           seeds=(0, 1, 2), on_fold: Callable[[dict], None] | None = None, jobs: int = 1,
-           keep_estimators: bool = False) -> CVResult:
-    """Run ``make_estimator(seed)`` through every fold of every seed (``jobs`` at a time)."""
-    rows, predictions, estimators = [], [], []
-    for row, model, scored in iter_cv(frame, make_estimator, n_folds, seeds, jobs):
+           seeds=(0, 1, 2), on_fold: Callable[[dict], None] | None = None, jobs: int = 1) -> CVResult:
+    """Official-style CV of ``make_estimator(seed)``: a fresh estimator per fold of every seed.
+
+    ``frame``: labelled diary rows (vatrack.load_diary). ``make_estimator``: seed -> unfitted
+    estimator, e.g. ``lambda seed: vatrack.make_model("ridge", seed=seed)``. ``on_fold`` gets
+    each fold's figures as it finishes; ``jobs`` folds train at once in worker processes.
+    Returns per-fold official figures, out-of-fold predictions and ``summary()``.
+    """
+    rows, predictions = [], []
+    for row, _, scored in iter_cv(frame, make_estimator, n_folds, seeds, jobs):
         rows.append(row)
         predictions.append(scored)
-        if keep_estimators:
-            estimators.append(model)
         if on_fold:
             on_fold(row)
-    return CVResult(per_fold=pd.DataFrame(rows), predictions=pd.concat(predictions, ignore_index=True),
-                    estimators=estimators)
+    return CVResult(per_fold=pd.DataFrame(rows), predictions=pd.concat(predictions, ignore_index=True))
 
 
 def iter_cv(frame: pd.DataFrame, make_estimator: Callable[[int], object], n_folds: int = 5, seeds=(0, 1, 2),

@@ -55,7 +55,7 @@ def train_run(data_path, preset="v3.3", out="runs/train", *, encoder: str | None
     from vatrack.training.loggers import check_logger
 
     if val not in ("cv", "none"):
-        raise VatrackError(f"--val must be cv or none (got '{val}')")
+        raise VatrackError(f"val must be 'cv' or 'none' (got '{val}')")
     logger = check_logger(logger)   # before any work: a missing package is one line, not a late crash
     config = resolve_config(preset, encoder=encoder, mode=mode, overrides=overrides)
     format = format or DiaryFormat()

@@ -35,9 +35,9 @@ from vatrack.evaluation.metrics import subtask1_metrics
 from vatrack.evaluation.trajectory import STAT_COLUMNS, series_statistics
 from vatrack.protocols import strip_labels
 
-DEFAULT_METHOD = "ridge+user"
+TRACK_METHOD = "ridge+user"
 MIN_RATED = 10                     # fewer rated entries cannot support out-of-fold fits
-PRED_COLUMNS = ("pred_valence", "pred_arousal", "pred_kind")
+OUTPUT_COLUMNS = ("pred_valence", "pred_arousal", "pred_kind")
 KIND_OOF, KIND_UNRATED, KIND_PARTLY, KIND_RUN = "out_of_fold", "unrated", "partly_rated", "run"
 
 
@@ -102,7 +102,7 @@ def run_track(source, format: DiaryFormat | None = None, *, method: str | None =
         model = load_run_model(run)               # a bad run fails before the diary is read
         format = run_format(run, format)
     diary = read_diary(source, format=format)
-    clash = [c for c in PRED_COLUMNS if c in diary.raw.columns]
+    clash = [c for c in OUTPUT_COLUMNS if c in diary.raw.columns]
     if clash:
         raise VatrackError(f"{diary.path}: already has a column '{clash[0]}' (the output of an earlier run?); "
                            "rename or drop it so the predictions do not overwrite it")
@@ -121,7 +121,7 @@ def run_track(source, format: DiaryFormat | None = None, *, method: str | None =
                                f"least {MIN_RATED} (or predict with a trained run)")
         from vatrack.experiments.cv import estimator_factory
 
-        method = None if preset else (method or DEFAULT_METHOD)
+        method = None if preset else (method or TRACK_METHOD)
         factory = estimator_factory(method, preset, encoder, overrides)
         name = method or f"preset {preset}"
         groups = _fold_groups(int(rated.sum()), folds, seed)

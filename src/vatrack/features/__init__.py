@@ -1,11 +1,13 @@
 """Features of the sequence model: past-only, from labels the model may see.
 
-Reading order: ``text`` (ten text statistics), ``table`` (per-row time/text features,
-past-only label prefix sums, windows), ``labels`` (lags and user statistics from visible
-labels, per batch), ``examples`` (targets + windows, cut into batches).
+Reading order: ``frames`` (any DataFrame -> the canonical frame every model reads),
+``text`` (ten text statistics), ``table`` (per-row time/text features, past-only label
+prefix sums, windows), ``labels`` (lags and user statistics from visible labels, per
+batch), ``examples`` (targets + windows, cut into batches).
 """
 
 from vatrack.features.examples import Examples, FeatureSpec
+from vatrack.features.frames import diary_frame
 from vatrack.features.labels import NO_CUTOFF, STEPS_CAP, LabelFeatures, n_label_features
 from vatrack.features.table import (
     RIDGE_COLUMNS,
@@ -23,6 +25,6 @@ from vatrack.features.text import TEXT_STAT_NAMES, text_stats, text_stats_matrix
 
 __all__ = [
     "NO_CUTOFF", "RIDGE_COLUMNS", "STATIC_NAMES", "STEPS_CAP", "TEXT_STAT_NAMES", "TIME_NAMES", "Examples", "FeatureSpec",
-    "LabelFeatures", "RowTable", "build_table", "label_stats", "merge_for_prediction", "n_label_features",
+    "LabelFeatures", "RowTable", "build_table", "diary_frame", "label_stats", "merge_for_prediction", "n_label_features",
     "standardiser", "text_stats", "text_stats_matrix", "time_features", "windows",
 ]

@@ -4,6 +4,7 @@ from vatrack.data import clip_to_scale
 from vatrack.errors import VatrackError
 from vatrack.models.baselines import BASELINES, prediction_frame
 from vatrack.models.bundle import read_meta
+from vatrack.models.forecasters import FORECASTERS, load_forecaster, make_forecaster
 from vatrack.models.sequence import SequenceRegressor
 
 MODELS = dict(BASELINES)
@@ -11,18 +12,26 @@ MODELS[SequenceRegressor.kind] = SequenceRegressor  # make_model("sequence", con
 
 
 def make_model(method: str, **params):
-    """A fresh, unfitted estimator by name (see MODELS)."""
+    """A fresh, unfitted subtask-1 estimator by name (see MODELS).
+
+    ``params`` go to the estimator's constructor: ``encoder``, ``seed``, ``max_length`` for
+    the baselines; ``config`` (preset name, YAML path, dict or SequenceConfig), ``encoder``,
+    ``seed``, ``mode``, ``val``, ``overrides``... for ``"sequence"``.
+    """
     if method not in MODELS:
         raise VatrackError(f"unknown method '{method}'; choose one of: {', '.join(MODELS)}")
     return MODELS[method](**params)
 
 
 def load_model(folder):
-    """Load any fitted estimator from its bundle folder."""
-    kind = read_meta(folder)["kind"]
+    """Load any fitted model from its bundle folder: a subtask-1 estimator or a forecaster."""
+    kind = str(read_meta(folder).get("kind", ""))
+    if kind.startswith("forecast:"):
+        return load_forecaster(folder)
     if kind not in MODELS:
         raise VatrackError(f"{folder}: bundle of unknown model kind '{kind}'; was it written by another vatrack version?")
     return MODELS[kind].from_bundle(folder)
 
 
-__all__ = ["BASELINES", "MODELS", "SequenceRegressor", "clip_to_scale", "load_model", "make_model", "prediction_frame"]
+__all__ = ["BASELINES", "FORECASTERS", "MODELS", "SequenceRegressor", "clip_to_scale", "load_forecaster", "load_model",
+           "make_forecaster", "make_model", "prediction_frame"]

@@ -10,13 +10,20 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+from sklearn.base import BaseEstimator
 from sklearn.linear_model import RidgeCV
 from sklearn.model_selection import GroupKFold
 
 from vatrack.data.schema import LABELS, clip_to_scale
+from vatrack.errors import VatrackError
+from vatrack.features import diary_frame
 from vatrack.models.bundle import load_state, save_bundle
 
-RIDGE_ALPHAS = np.logspace(-2, 4, 13)
+# The alpha grid of every ridge in vatrack (these baselines, the sequence model's text ridge,
+# the ridge forecasters): half-decade steps from 1e-2 to 1e5. It is the union of the two
+# grids the baselines (1e-2..1e4) and the forecasters (1e-1..1e5) had; a chosen alpha moves
+# only where the old grid's edge was the best value.
+RIDGE_ALPHAS = np.logspace(-2, 5, 15)
 
 
 def prediction_frame(inputs: pd.DataFrame, pred: np.ndarray) -> pd.DataFrame:
@@ -49,14 +56,44 @@ def _labels(train: pd.DataFrame) -> np.ndarray:
     return train[list(LABELS)].to_numpy(dtype=float)
 
 
-class Baseline:
-    """Shared save/load and the user-offset step."""
+class Baseline(BaseEstimator):
+    """Shared parameters, save/load and the user-offset step of the subtask-1 baselines.
+
+    Parameters (scikit-learn style: ``get_params`` / ``set_params``, ``sklearn.base.clone``):
+
+    encoder : str
+        Text encoder of the ridge baselines: "minilm" (default), "mpnet", "minilm+mpnet"
+        (vectors side by side), a Hugging Face id or a local model folder. The mean
+        baselines read no text.
+    seed : int
+        Kept for the common estimator interface; the baselines are deterministic.
+    max_length : int
+        Token limit of the encoder.
+
+    ``fit(train)`` takes any DataFrame with user_id, text_id, text, timestamp, valence,
+    arousal (is_words optional); ``predict(inputs)`` the same without labels, and returns
+    user_id, text_id, pred_valence, pred_arousal in the inputs' row order, clipped to the
+    label scale.
+    """
 
     kind = "baseline"
 
     def __init__(self, encoder: str = "minilm", seed: int = 0, max_length: int = 128):
-        self.encoder, self.seed, self.max_length = encoder, seed, max_length
+        self.encoder = encoder
+        self.seed = seed
+        self.max_length = max_length
         self.state: dict = {}
+
+    def fit(self, train: pd.DataFrame) -> "Baseline":
+        """Learn from labelled rows; returns the estimator."""
+        self._fit(diary_frame(train, "train", labels=True))
+        return self
+
+    def predict(self, inputs: pd.DataFrame) -> pd.DataFrame:
+        """Predictions for label-free rows (labels present in ``inputs`` are ignored)."""
+        if not self.state:
+            raise VatrackError(f"the {self.kind} baseline is not fitted; call fit() or load a bundle first")
+        return prediction_frame(inputs, self._predict(diary_frame(inputs, "inputs")))
 
     def _apply_offsets(self, inputs: pd.DataFrame, base: np.ndarray) -> np.ndarray:
         offsets = self.state.get("user_offsets", {})
@@ -64,13 +101,12 @@ class Baseline:
         return base + np.stack([offsets.get(u, zero) for u in inputs["user_id"]]) if len(inputs) else base
 
     def save(self, folder):
-        save_bundle(folder, self.kind, {"params": self.params(), "state": self.state})
-
-    def params(self) -> dict:
-        return {"encoder": self.encoder, "seed": self.seed, "max_length": self.max_length}
+        """Write the fitted model as a bundle folder (read back by ``vatrack.load_model``)."""
+        save_bundle(folder, self.kind, {"params": self.get_params(), "state": self.state})
 
     @classmethod
     def from_bundle(cls, folder):
+        """The fitted baseline saved in ``folder``."""
         saved = load_state(folder)
         model = cls(**saved["params"])
         model.state = saved["state"]
@@ -78,31 +114,33 @@ class Baseline:
 
 
 class MeanBaseline(Baseline):
+    """The training mean of valence and arousal for every row."""
+
     kind = "mean"
 
-    def fit(self, train):
+    def _fit(self, train):
         self.state = {"mean": _labels(train).mean(axis=0)}
-        return self
 
-    def predict(self, inputs):
-        return prediction_frame(inputs, np.tile(self.state["mean"], (len(inputs), 1)))
+    def _predict(self, inputs):
+        return np.tile(self.state["mean"], (len(inputs), 1))
 
 
 class UserMeanBaseline(Baseline):
+    """The training mean plus a seen user's shrunk mean offset (unseen users: the mean)."""
+
     kind = "user-mean"
 
-    def fit(self, train):
+    def _fit(self, train):
         y = _labels(train)
         mean = y.mean(axis=0)
         self.state = {"mean": mean, "user_offsets": shrunk_user_offsets(train["user_id"], y - mean)}
-        return self
 
-    def predict(self, inputs):
-        return prediction_frame(inputs, self._apply_offsets(inputs, np.tile(self.state["mean"], (len(inputs), 1))))
+    def _predict(self, inputs):
+        return self._apply_offsets(inputs, np.tile(self.state["mean"], (len(inputs), 1)))
 
 
 class RidgeBaseline(Baseline):
-    """Ridge on [encoder vector, is_words]; alpha chosen by efficient leave-one-out CV."""
+    """Ridge on [encoder vector, is_words]; alpha per dimension by efficient leave-one-out CV."""
 
     kind = "ridge"
     with_user_offsets = False
@@ -113,28 +151,29 @@ class RidgeBaseline(Baseline):
         vectors = get_encoder(self.encoder, max_length=self.max_length).encode(frame["text"].tolist())
         return np.hstack([vectors, frame["is_words"].to_numpy(dtype=float)[:, None]])
 
-    def fit(self, train):
+    def _fit(self, train):
         x, y = self._features(train), _labels(train)
         ridge = RidgeCV(alphas=RIDGE_ALPHAS, alpha_per_target=True).fit(x, y)
         self.state = {"ridge": ridge}
         if self.with_user_offsets:
             # Offsets from out-of-fold residuals (grouped by user): in-sample residuals of a
             # ridge are too small and would shrink the offsets for the wrong reason.
-            oof = _grouped_oof(x, y, train, ridge.alpha_, self.seed)
+            oof = _grouped_oof(x, y, train, ridge.alpha_)
             self.state["user_offsets"] = shrunk_user_offsets(train["user_id"], y - oof)
-        return self
 
-    def predict(self, inputs):
+    def _predict(self, inputs):
         base = self.state["ridge"].predict(self._features(inputs)) if len(inputs) else np.zeros((0, 2))
-        return prediction_frame(inputs, self._apply_offsets(inputs, base))
+        return self._apply_offsets(inputs, base)
 
 
 class RidgeUserBaseline(RidgeBaseline):
+    """ridge plus a seen user's shrunk offset, estimated from out-of-fold residuals."""
+
     kind = "ridge+user"
     with_user_offsets = True
 
 
-def _grouped_oof(x, y, train, alpha, seed, n_splits=5) -> np.ndarray:
+def _grouped_oof(x, y, train, alpha, n_splits=5) -> np.ndarray:
     """Out-of-fold ridge predictions with whole users held out per fold.
 
     Whole-user folds make each residual look like an unseen-user error, which is what a

@@ -50,10 +50,12 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 import scipy.linalg
+from sklearn.base import BaseEstimator
 
 from vatrack.data.schema import LABELS, SCALES
 from vatrack.errors import VatrackError
-from vatrack.models.baselines import shrinkage_k
+from vatrack.features import diary_frame
+from vatrack.models.baselines import RIDGE_ALPHAS, shrinkage_k
 from vatrack.models.bundle import load_state, read_meta, save_bundle
 from vatrack.protocols.forecasting import (
     PREDICTION_COLUMNS,
@@ -178,28 +180,54 @@ def instance_weights(instances: pd.DataFrame, power: float) -> np.ndarray:
 # --- the shared base class ------------------------------------------------------------------
 
 
-class Forecaster:
-    """fit / predict / save for one task; subclasses implement ``_fit`` and ``_predict``."""
+class Forecaster(BaseEstimator):
+    """fit / predict / save for one task; subclasses implement ``_fit`` and ``_predict``.
+
+    Parameters (scikit-learn style: ``get_params`` / ``set_params``, ``sklearn.base.clone``):
+
+    task : "subtask2a" or "subtask2b"
+    encoder : str
+        Text encoder for the methods that read text (ridge, gbm, sequence).
+    seed : int
+        Seed of the methods with randomness (gbm, sequence).
+    max_length : int
+        Token limit of the encoder.
+    user_weight_power : float
+        Instance weights ``1 / m_u ** power`` (module docstring).
+    **options
+        The method's own options (``option_defaults``), e.g. ``text_weight`` for ridge.
+
+    ``fit(history)`` takes any DataFrame with user_id, timestamp, valence and arousal on
+    every row (text_id, text, is_words, collection_phase optional); ``predict(history)``
+    returns one row per user: user_id and the task's official ``pred_`` columns.
+    """
 
     kind = "base"
     uses_text = False
-    option_names: tuple[str, ...] = ()  # method-specific options (keyword arguments) it accepts
+    option_defaults: dict = {}  # method-specific options (keyword arguments) and their defaults
 
     def __init__(self, task: str, encoder: str = "minilm", seed: int = 0, max_length: int = 128,
                  user_weight_power: float = 0.5, **options):
-        unknown = sorted(set(options) - set(self.option_names))
+        unknown = sorted(set(options) - set(self.option_defaults))
         if unknown:
-            known = ", ".join(self.option_names) or "none"
+            known = ", ".join(self.option_defaults) or "none"
             raise VatrackError(f"forecasting method '{self.kind}': unknown option(s) {', '.join(unknown)}; its options: {known}")
         self.task = check_forecast_task(task)
         self.encoder, self.seed, self.max_length = encoder, int(seed), int(max_length)
         self.user_weight_power = float(user_weight_power)
-        self.options = dict(options)
+        self.options = {**self.option_defaults, **options}
         self.state: dict = {}
 
-    def params(self) -> dict:
+    def get_params(self, deep: bool = True) -> dict:
+        """The constructor's arguments, the method's options included."""
         return {"task": self.task, "encoder": self.encoder, "seed": self.seed, "max_length": self.max_length,
                 "user_weight_power": self.user_weight_power, **self.options}
+
+    def set_params(self, **params) -> Forecaster:
+        """Change constructor arguments (checked as the constructor checks them); returns self."""
+        configured = type(self)(**{**self.get_params(), **params})
+        self.__dict__.update({k: v for k, v in vars(configured).items() if k not in ("state", "net")})
+        return self
 
     # text vectors come from the cached encoder; only methods that read text ask for them
     def _vectors(self, history: pd.DataFrame) -> np.ndarray | None:
@@ -210,7 +238,8 @@ class Forecaster:
         return get_encoder(self.encoder, max_length=self.max_length).encode(history["text"].tolist())
 
     def fit(self, history: pd.DataFrame) -> Forecaster:
-        history = history_view(history, "training history")
+        """Learn from labelled diary rows of any users (training instances are built inside)."""
+        history = history_view(diary_frame(history, "history", required=()), "training history")
         instances = training_instances(history, self.task)
         if len(instances) < 2:
             raise VatrackError(f"{self.task}: the training history yields {len(instances)} forecasting instance(s); "
@@ -228,7 +257,8 @@ class Forecaster:
         return clip_change(raw, reference_values(history, instances, self.task))
 
     def predict(self, history: pd.DataFrame) -> pd.DataFrame:
-        history = history_view(history, "history to forecast from")
+        """Per user of ``history``: the forecast change after the user's last row."""
+        history = history_view(diary_frame(history, "history", required=()), "history to forecast from")
         queries = forecast_queries(history)
         change = self.predict_instances(history, queries)
         cols = PREDICTION_COLUMNS[self.task]
@@ -241,7 +271,8 @@ class Forecaster:
         raise NotImplementedError
 
     def save(self, folder) -> None:
-        save_bundle(folder, f"forecast:{self.kind}", {"params": self.params(), "state": self._state_to_save()},
+        """Write the fitted forecaster as a bundle folder (read back by ``vatrack.load_model``)."""
+        save_bundle(folder, f"forecast:{self.kind}", {"params": self.get_params(), "state": self._state_to_save()},
                     meta={"task": self.task, "method": self.kind})
 
     def _state_to_save(self) -> dict:
@@ -249,6 +280,7 @@ class Forecaster:
 
     @classmethod
     def from_bundle(cls, folder) -> Forecaster:
+        """The fitted forecaster saved in ``folder``."""
         saved = load_state(folder)
         model = cls(**saved["params"])
         model._load_state(saved["state"])
@@ -339,9 +371,6 @@ class MeanReversionForecaster(Forecaster):
 
 # --- learned models on history features -----------------------------------------------------
 
-RIDGE_ALPHAS = np.logspace(-1, 5, 13)
-
-
 def single_threaded():
     """BLAS / OpenMP limited to one thread for these small problems.
 
@@ -406,7 +435,7 @@ class RidgeForecaster(Forecaster):
 
     kind = "ridge"
     uses_text = True
-    option_names = ("text_weight",)
+    option_defaults = {"text_weight": TEXT_WEIGHT}
 
     def _design(self, history, instances, vectors, fit: bool = False) -> np.ndarray:
         from sklearn.preprocessing import StandardScaler
@@ -419,7 +448,7 @@ class RidgeForecaster(Forecaster):
             text = text_features(vectors, instances)
             if fit:
                 self.state["text_mean"] = text.mean(axis=0)
-                self.state["text_scale"] = float(self.options.get("text_weight", TEXT_WEIGHT)) / max(float(text.std(axis=0).mean()), 1e-8)
+                self.state["text_scale"] = float(self.options["text_weight"]) / max(float(text.std(axis=0).mean()), 1e-8)
             blocks.append((text - self.state["text_mean"]) * self.state["text_scale"])
         return np.hstack(blocks)
 
@@ -441,7 +470,7 @@ class RidgeForecaster(Forecaster):
 class RidgeNoTextForecaster(RidgeForecaster):
     kind = "ridge-notext"
     uses_text = False
-    option_names = ()
+    option_defaults = {}
 
 
 class GBMForecaster(Forecaster):
@@ -533,7 +562,7 @@ def sequence_windows(history: pd.DataFrame, instances: pd.DataFrame, vectors: np
 class SequenceForecaster(Forecaster):
     kind = "sequence"
     uses_text = True
-    option_names = tuple(SEQUENCE_DEFAULTS)
+    option_defaults = SEQUENCE_DEFAULTS
 
     def __init__(self, task: str, **params):
         super().__init__(task, **params)

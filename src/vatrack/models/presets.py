@@ -1,12 +1,13 @@
 """Presets: named, validated YAML configurations of the sequence model.
 
 A preset is a flat YAML mapping of :class:`vatrack.models.sequence.SequenceConfig` keys.
-``load_preset("v3.3")`` reads ``configs/presets/v3.3.yaml`` of this repository;
+``load_preset("v3.3")`` reads ``vatrack/presets/v3.3.yaml``, package data installed with
+vatrack (``src/vatrack/presets/`` in the repository, the only copy);
 ``load_preset("path/to/my.yaml")`` reads any file (a run's resolved ``config.yaml`` too).
 Keys a file leaves out take the schema's defaults; an unknown key, a wrong type or an
 out-of-range value is one VatrackError line naming the file and the key.
 
-``--set key=value`` overrides are parsed per key type: numbers and booleans as YAML
+Overrides (``key=value`` strings, the CLI's ``--set``, or a dict) are parsed per key type: numbers and booleans as YAML
 scalars, lists as YAML (``[256,128]``) or comma lists (``256,128``), strings verbatim.
 """
 
@@ -21,14 +22,14 @@ import yaml
 from vatrack.errors import VatrackError
 from vatrack.models.sequence import SequenceConfig, SequenceRegressor, make_config
 
-_REPO_PRESETS = Path(__file__).resolve().parents[3] / "configs" / "presets"
-_PACKAGE_PRESETS = Path(__file__).resolve().parents[1] / "presets"
+# Package data (pyproject: [tool.setuptools.package-data]); a test installs the wheel and trains from it.
+PACKAGE_PRESETS = Path(__file__).resolve().parents[1] / "presets"
 
 
 def preset_dirs() -> list[Path]:
-    """Where names are looked up, in order: $VATRACK_PRESETS, the repo's configs/presets, the package."""
+    """Where names are looked up, in order: the folders of $VATRACK_PRESETS, then the package's presets."""
     dirs = [Path(p) for p in os.environ.get("VATRACK_PRESETS", "").split(os.pathsep) if p]
-    return [d for d in (*dirs, _REPO_PRESETS, _PACKAGE_PRESETS) if d.is_dir()]
+    return [d for d in (*dirs, PACKAGE_PRESETS) if d.is_dir()]
 
 
 def available_presets() -> list[str]:
@@ -89,9 +90,9 @@ def parse_overrides(items) -> dict:
         key, sep, raw = str(item).partition("=")
         key = key.strip()
         if not sep or not key:
-            raise VatrackError(f"--set '{item}': expected key=value, e.g. --set epochs=5")
+            raise VatrackError(f"override '{item}': expected key=value, e.g. epochs=5")
         if key not in SequenceConfig.model_fields:
-            raise VatrackError(f"--set '{item}': unknown key '{key}'; valid keys: {', '.join(SequenceConfig.model_fields)}")
+            raise VatrackError(f"override '{item}': unknown key '{key}'; valid keys: {', '.join(SequenceConfig.model_fields)}")
         parsed[key] = _coerce(key, raw.strip())
     return parsed
 
@@ -105,7 +106,7 @@ def _coerce(key: str, raw: str):
     try:
         value = yaml.safe_load(raw)
     except yaml.YAMLError:
-        raise VatrackError(f"--set {key}={raw}: value is not readable") from None
+        raise VatrackError(f"override {key}={raw}: value is not readable") from None
     return _numeric(annotation, value)
 
 
@@ -127,7 +128,7 @@ def apply_overrides(config: SequenceConfig, overrides) -> SequenceConfig:
     if not changes:
         return config
     shown = ", ".join(f"{k}={v}" for k, v in changes.items())
-    return make_config({**config.model_dump(), **changes}, f"--set {shown}")
+    return make_config({**config.model_dump(), **changes}, f"override {shown}")
 
 
 def config_yaml(config: SequenceConfig) -> str:

@@ -43,6 +43,7 @@ import numpy as np
 import pandas as pd
 import torch
 from pydantic import BaseModel, ConfigDict, Field, model_validator
+from sklearn.base import BaseEstimator
 from torch import nn
 
 from vatrack.data import LABELS, sort_diary
@@ -52,6 +53,7 @@ from vatrack.features import (
     Examples,
     FeatureSpec,
     build_table,
+    diary_frame,
     label_stats,
     merge_for_prediction,
     standardiser,
@@ -64,7 +66,7 @@ from vatrack.models.bundle import load_state, read_meta, save_bundle
 
 
 class SequenceConfig(BaseModel):
-    """Validated configuration; presets (configs/presets/*.yaml) hold one of these each."""
+    """Validated configuration; each preset (vatrack/presets/*.yaml) holds one."""
 
     model_config = ConfigDict(extra="forbid", strict=True, validate_assignment=True)
 
@@ -145,7 +147,7 @@ def config_error(err, source: str) -> VatrackError:
     got_text = "" if isinstance(got, dict) else f" (got {got!r})"
     message = first.get("msg", "invalid value").removeprefix("Value error, ")
     if first.get("type") == "extra_forbidden":
-        message = "unknown key; check the spelling against configs/presets/v3.3.yaml"
+        message = "unknown key; check the spelling against the keys of SequenceConfig (every preset lists them all)"
         got_text = ""
     return VatrackError(f"{source}: key '{key}': {message}{got_text}")
 
@@ -228,32 +230,76 @@ class SeqNet(nn.Module):
 _HISTORY_COLUMNS = ("user_id", "text_id", "text", "timestamp", "is_words", *LABELS)
 
 
-class SequenceRegressor:
+class SequenceRegressor(BaseEstimator):
     """Estimator contract (docs/architecture.md) around :class:`SeqNet`.
 
-    ``config``: a preset name ("v3.3"), a path to a preset YAML, a dict or a SequenceConfig.
-    ``encoder`` / ``mode`` override the preset's encoder and encoder_mode. ``val``: "cv"
-    holds out an official-style inner fold of the training rows for early stopping and the
-    best checkpoint; "none" trains all epochs on everything. ``trainer`` passes Lightning
-    options (accelerator, devices, strategy, num_nodes). ``run_dir`` receives history.csv
-    and checkpoints when given.
+    Parameters (scikit-learn style: ``get_params`` / ``set_params``, ``sklearn.base.clone``):
+
+    config : str, path, dict or SequenceConfig
+        A preset name ("v3.3"), a preset YAML path, a dict of SequenceConfig keys or a config.
+    encoder, mode : str, optional
+        Override the config's encoder and encoder_mode ("frozen" or "finetune").
+    seed : int
+        Seed of initialisation, batches and the validation split.
+    val : "cv" or "none"
+        "cv" holds out an official-style inner fold of the training rows for early stopping
+        and the best checkpoint; "none" trains all epochs on everything.
+    trainer : dict, optional
+        Lightning options (accelerator, devices, strategy, num_nodes, callbacks).
+    run_dir : path, optional
+        Receives history.csv and checkpoints.
+    progress : bool
+        Show a progress bar.
+    overrides : dict or list of str, optional
+        Config keys to change: ``{"epochs": 3}`` or ``["epochs=3"]``.
+    max_length : int, optional
+        Overrides the config's token limit.
+
+    ``config`` and the four overrides are resolved into ``self.config`` (a validated
+    SequenceConfig) when the estimator is made or ``set_params`` changes them.
+    ``fit(train)`` takes any DataFrame with user_id, text_id, text, timestamp, valence,
+    arousal (is_words optional); ``predict(inputs)`` the same without labels.
     """
 
     kind = "sequence"
+    _PARAMS = ("config", "encoder", "seed", "mode", "val", "trainer", "run_dir", "progress", "overrides", "max_length")
 
     def __init__(self, config="v3.3", encoder: str | None = None, seed: int = 0, mode: str | None = None,
                  val: str = "cv", trainer: dict | None = None, run_dir=None, progress: bool = False,
                  overrides: dict | None = None, max_length: int | None = None):
-        self.config = _resolve_config(config, encoder=encoder, mode=mode, overrides=overrides, max_length=max_length)
-        if val not in ("cv", "none"):
-            raise VatrackError(f"val must be 'cv' or 'none', got {val!r}")
-        self.seed, self.val = int(seed), val
-        self.trainer_options = dict(trainer or {})
-        self.run_dir = Path(run_dir) if run_dir else None
-        self.progress = progress
+        # The arguments as given (get_params returns them); the attributes the model uses
+        # (config, seed, val, trainer_options, run_dir, progress) are derived from them.
+        self._params = {"config": config, "encoder": encoder, "seed": seed, "mode": mode, "val": val, "trainer": trainer,
+                        "run_dir": run_dir, "progress": progress, "overrides": overrides, "max_length": max_length}
+        self._configure()
         self.net: SeqNet | None = None
         self.state: dict = {}
         self.fit_info: dict = {}
+
+    def _configure(self) -> None:
+        p = self._params
+        self.config = _resolve_config(p["config"], encoder=p["encoder"], mode=p["mode"], overrides=p["overrides"],
+                                      max_length=p["max_length"])
+        if p["val"] not in ("cv", "none"):
+            raise VatrackError(f"val must be 'cv' or 'none', got {p['val']!r}")
+        self.seed, self.val = int(p["seed"]), p["val"]
+        self.trainer_options = dict(p["trainer"] or {})
+        self.run_dir = Path(p["run_dir"]) if p["run_dir"] else None
+        self.progress = bool(p["progress"])
+
+    def get_params(self, deep: bool = True) -> dict:
+        """The constructor's arguments as given."""
+        return dict(self._params)
+
+    def set_params(self, **params) -> "SequenceRegressor":
+        """Change constructor arguments (the config is resolved again); returns self."""
+        unknown = sorted(set(params) - set(self._PARAMS))
+        if unknown:
+            raise VatrackError(f"SequenceRegressor has no parameter {', '.join(map(repr, unknown))}; "
+                               f"its parameters: {', '.join(self._PARAMS)}")
+        self._params = {**self._params, **params}
+        self._configure()
+        return self
 
     # -- preparation shared by fit, validation and predict ----------------------------------
 
@@ -356,6 +402,7 @@ class SequenceRegressor:
     # -- contract ----------------------------------------------------------------------------
 
     def fit(self, train: pd.DataFrame) -> "SequenceRegressor":
+        """Train on labelled rows (Lightning, see vatrack.training); returns the estimator."""
         from vatrack.training import fit_sequence  # the training layer owns the Lightning loop
 
         started = time.perf_counter()
@@ -364,9 +411,10 @@ class SequenceRegressor:
         best_epoch = self.fit_info.get("best_epoch")
         if self.config.refit and self.val == "cv" and best_epoch:
             # Train again on every row (validation rows included) for the early-stopped epoch count.
-            fresh = clone_unfitted(self)
-            fresh.val, fresh.run_dir, fresh.progress = "none", None, False
-            fresh.config = self.config.model_copy(update={"epochs": best_epoch, "refit": False})
+            fresh = clone_unfitted(self).set_params(
+                config=self.config.model_copy(update={"epochs": best_epoch, "refit": False}),
+                encoder=None, mode=None, overrides=None, max_length=None,  # already inside self.config
+                val="none", run_dir=None, progress=False)
             fit_sequence(fresh, train)
             self.net, self.state = fresh.net, fresh.state
             self.fit_info["refit_epochs"] = best_epoch
@@ -385,6 +433,10 @@ class SequenceRegressor:
         return self
 
     def predict(self, inputs: pd.DataFrame) -> pd.DataFrame:
+        """Predictions for label-free rows of seen and unseen users, in the inputs' row order.
+
+        A seen user's past is the history stored by ``fit``; labels in ``inputs`` are ignored.
+        """
         if self.net is None:
             raise VatrackError("the sequence model is not fitted; call fit() or load a bundle first")
         if len(inputs) == 0:
@@ -435,6 +487,7 @@ class SequenceRegressor:
     # -- bundle --------------------------------------------------------------------------------
 
     def save(self, folder) -> Path:
+        """Write the fitted model as a bundle folder (read back by ``vatrack.load_model``)."""
         if self.net is None:
             raise VatrackError("nothing to save: the sequence model is not fitted")
         folder = Path(folder)
@@ -453,6 +506,7 @@ class SequenceRegressor:
 
     @classmethod
     def from_bundle(cls, folder) -> "SequenceRegressor":
+        """The fitted model saved in ``folder``."""
         folder = Path(folder)
         meta = read_meta(folder)
         if meta.get("kind") != cls.kind:
@@ -506,30 +560,22 @@ def _resolve_config(config, encoder=None, mode=None, overrides=None, max_length=
         values = load_preset(config).model_dump()
     extra = {"encoder": encoder, "encoder_mode": mode, "max_length": max_length}
     values.update({k: v for k, v in extra.items() if v is not None})
-    values.update(overrides or {})
+    if overrides:
+        from vatrack.models.presets import parse_overrides  # dict, or 'key=value' strings
+
+        values.update(parse_overrides(overrides))
     return make_config(values, f"preset {values.get('name', 'config')}")
 
 
 def _check_training_frame(train: pd.DataFrame) -> pd.DataFrame:
-    missing = [c for c in _HISTORY_COLUMNS if c not in train.columns]
-    if missing:
-        raise VatrackError(f"training frame lacks column(s) {', '.join(missing)}; load it with vatrack.data.load_diary")
-    bad = train[list(LABELS)].isna().any(axis=1).to_numpy()
-    if bad.any():
-        raise VatrackError(f"training frame, row {int(np.argmax(bad)) + 1}: missing label; training data needs valence and arousal on every row")
+    train = diary_frame(train, "train", labels=True)
     if len(train) < 2:
         raise VatrackError("the sequence model needs at least 2 training rows")
-    return sort_diary(train.reset_index(drop=True))
+    return sort_diary(train)
 
 
 def _as_query(inputs: pd.DataFrame) -> pd.DataFrame:
-    missing = [c for c in ("user_id", "text_id", "text", "timestamp") if c not in inputs.columns]
-    if missing:
-        raise VatrackError(f"inputs lack column(s) {', '.join(missing)}; load them with vatrack.data.load_diary")
-    query = inputs.reset_index(drop=True)
-    if "is_words" not in query:
-        query = query.assign(is_words=False)
-    return query
+    return diary_frame(inputs, "inputs")
 
 
 def clone_unfitted(model: SequenceRegressor) -> SequenceRegressor:

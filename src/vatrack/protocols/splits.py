@@ -9,7 +9,7 @@ other user stays wholly in training. Deterministic by seed.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -26,7 +26,6 @@ class Fold:
     test_index: np.ndarray
     unseen_users: tuple[str, ...]
     seen_users: tuple[str, ...]
-    extra: dict = field(default_factory=dict, compare=False)
 
     def split(self, frame: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
         """(train rows, held-out rows with gold labels and is_seen_user)."""
@@ -45,7 +44,7 @@ def official_style_folds(frame: pd.DataFrame, n_folds: int = 5, seed: int = 0,
                          unseen_share: float = 0.5, seen_tail_share: float = 0.5) -> list[Fold]:
     """Folds shaped like the official test; see module docstring. ``frame`` sorted by user, time."""
     if n_folds < 2:
-        raise VatrackError(f"--folds must be at least 2 (got {n_folds})")
+        raise VatrackError(f"n_folds must be at least 2 (got {n_folds})")
     users = np.array(sorted(frame["user_id"].unique()))
     if len(users) < 2 * n_folds:
         raise VatrackError(f"official-style CV with {n_folds} folds needs at least {2 * n_folds} users; the data has {len(users)}")

@@ -19,6 +19,7 @@ from vatrack.experiments.compare import (
     COMPARE_METRICS,
     HEADLINE,
     Comparison,
+    _slug,  # one file-name rule for versions: the cache folders' (plots follow it)
     best_epoch_row,
     compare_results,
     epoch_summary,
@@ -35,10 +36,6 @@ TABLE_METRICS = ["all.avg.r_composite", "all.valence.r_composite", "all.arousal.
 EPOCH_LABELS = {"epoch": "epoch", "train_loss": "train loss", "val_loss": "val loss", "train_ccc_avg": "train CCC avg",
                 "val_ccc_valence": "val CCC V", "val_ccc_arousal": "val CCC A", "val_ccc_avg": "val CCC avg",
                 "val_r_composite_avg": "val composite r avg", "gap_ccc": "gap (CCC)", "lr": "lr"}
-
-
-def _slug(name: str) -> str:
-    return "".join(c if c.isalnum() or c in "._-" else "_" for c in name)
 
 
 def _mean_std(comparison: Comparison, version: str, metric: str, ci: bool = False) -> str:

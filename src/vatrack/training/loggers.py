@@ -39,12 +39,12 @@ def check_logger(kind: str | None) -> str:
     """The logger name, validated (None -> csv), with its package installed."""
     kind = (kind or "csv").strip().lower()
     if kind not in LOGGERS:
-        raise VatrackError(f"--logger must be one of {', '.join(LOGGERS)} (got '{kind}')")
+        raise VatrackError(f"logger must be one of {', '.join(LOGGERS)} (got '{kind}')")
     if kind in _NEEDS:
         modules, package = _NEEDS[kind]
         if not any(_installed(m) for m in modules):
-            raise VatrackError(f"--logger {kind} needs the '{package}' package, which is not installed: "
-                               f"pip install {package} (or use --logger csv)")
+            raise VatrackError(f"logger '{kind}' needs the '{package}' package, which is not installed: "
+                               f"pip install {package} (or use the csv logger)")
     return kind
 
 

@@ -44,7 +44,7 @@ def inner_split(train: pd.DataFrame, n_folds: int, seed: int) -> tuple[pd.DataFr
     n_users = train["user_id"].nunique()
     if n_users < 2 * n_folds:
         raise VatrackError(f"validation split needs at least {2 * n_folds} users (val_folds={n_folds}); "
-                           f"the training data has {n_users}: pass --val none or --set val_folds=2")
+                           f"the training data has {n_users}: train with val='none', or with val_folds=2 in the config")
     fold = official_style_folds(train, n_folds=n_folds, seed=seed)[0]
     return fold.split(train)
 
