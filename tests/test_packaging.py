@@ -105,6 +105,9 @@ def test_no_reference_to_documents_the_repository_lacks():
 
 
 def _build_wheel(tmp_path: Path) -> Path:
+    # Offline: the build uses this environment's setuptools (the dev extra pins >= 77).
+    setuptools_version = importlib.metadata.version("setuptools")
+    assert int(setuptools_version.split(".")[0]) >= 77, f"setuptools {setuptools_version}: pip install -e '.[dev]'"
     # Build from a clean copy, so the repository gets no build/ or egg-info folder.
     tree = tmp_path / "tree"
     for name in ("pyproject.toml", "README.md"):
