@@ -46,8 +46,10 @@ def track_report(result, out_dir) -> dict:
             quality[column] = quality[column].map(fmt)
         report.table(quality, "out-of-fold, on your scale. The person-mean reference predicts each entry as that "
                               "person's mean rating in the other folds: what the model must beat for the texts to "
-                              "add anything. Its within-person r carries no information (it is negative by "
-                              "construction: leaving a high rating out lowers the mean that predicts it).")
+                              "add anything. Compare r over all entries and MAE. Within-person r out of fold is "
+                              "biased low for any model that uses the person's other ratings (leaving a high "
+                              "rating out lowers the mean that predicts it); for the reference it is negative by "
+                              "construction and carries no information.")
 
     report.heading("Everyone's trajectories")
     paths = []
