@@ -111,15 +111,60 @@ def _executor(jobs: int):
 
     threads = max(1, torch.get_num_threads() // jobs)
     # spawn, not fork: a forked child of a process that already ran torch ops can deadlock.
-    with ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("spawn"),
-                             initializer=_worker_init, initargs=(threads,)) as pool:
+    pool = ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("spawn"),
+                               initializer=_worker_init, initargs=(threads,))
+    try:
         yield pool
+    except BaseException:
+        # Ctrl+C, SIGTERM or an error in the parent: the workers stop with it. Waiting for
+        # them (the executor's default) would finish every running fold first, and a parent
+        # that dies leaves them blocked forever on the result pipe.
+        stop_workers(pool)
+        raise
+    pool.shutdown(wait=True)
+
+
+def stop_workers(pool: ProcessPoolExecutor, grace_s: float = 10.0) -> None:
+    """Terminate a pool's worker processes now: SIGTERM (they clean up and exit), then SIGKILL."""
+    processes = list((getattr(pool, "_processes", None) or {}).values())
+    pool.shutdown(wait=False, cancel_futures=True)
+    for process in processes:
+        if process.is_alive():
+            process.terminate()
+    for process in processes:
+        process.join(timeout=grace_s)
+        if process.is_alive():
+            process.kill()
+            process.join(timeout=grace_s)
 
 
 def _worker_init(threads: int) -> None:
+    import signal
+
     import torch
 
+    from vatrack.errors import raise_on_sigterm
+
+    # Ctrl+C reaches the whole process group; the parent decides and stops the workers.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    # SIGTERM (from the parent, or a scheduler) ends the fold at once, removing its temp files.
+    raise_on_sigterm()
+    _die_with_parent()
     torch.set_num_threads(threads)
+
+
+def _die_with_parent() -> None:
+    """Linux: SIGTERM this worker when its parent dies, even by SIGKILL (best effort elsewhere)."""
+    import ctypes
+    import signal
+    import sys
+
+    if not sys.platform.startswith("linux"):
+        return
+    try:
+        ctypes.CDLL(None, use_errno=True).prctl(1, int(signal.SIGTERM), 0, 0, 0)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
 
 
 def format_mean_std(summary: pd.DataFrame, key: str, digits: int = 3) -> str:
