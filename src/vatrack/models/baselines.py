@@ -71,7 +71,7 @@ class Baseline:
 
     @classmethod
     def from_bundle(cls, folder):
-        saved = load_state(folder)
+        saved = load_state(folder, keys=("params", "state"))
         model = cls(**saved["params"])
         model.state = saved["state"]
         return model

@@ -249,7 +249,7 @@ class Forecaster:
 
     @classmethod
     def from_bundle(cls, folder) -> Forecaster:
-        saved = load_state(folder)
+        saved = load_state(folder, keys=("params", "state"))
         model = cls(**saved["params"])
         model._load_state(saved["state"])
         return model
