@@ -577,3 +577,20 @@ def test_report_on_a_forecast_cv_folder_is_one_line(files, tmp_path, capsys):
     (folder / "table.md").write_text("| method |\n")
     code, _, stderr = run_cli(["report", folder], capsys)
     assert code == 2 and "forecast-cv" in one_error_line(stderr)
+
+
+@pytest.mark.slow
+def test_sigterm_after_the_loop_resumes_without_training_further(files, tiny_bert_dir, tmp_path):
+    """Items 1/12: stopped while the model is saved (the loop had ended, early stopping included):
+    one line with --resume, and --resume finishes without running more epochs."""
+    run = tmp_path / "run"
+    args = ["train", "--data", files["train"], "--out", run, "--encoder", tiny_bert_dir, "--seed", "1",
+            *tiny_args("epochs=3", "patience=3")]
+    done = run_signalled("vatrack.models.sequence:SequenceRegressor.save", "SIGTERM", args, tmp_path)
+    assert done.returncode == 143, done.stderr[-3000:]
+    assert "--resume" in one_error_line(done.stderr)
+    assert len(pd.read_csv(run / "history.csv")) == 3 and not (run / "metrics.json").exists()
+    resumed = subprocess.run([sys.executable, "-m", "vatrack", *map(str, args), "--resume"], capture_output=True,
+                             text=True, timeout=300, env={**os.environ, "OMP_NUM_THREADS": "1"})
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    assert len(pd.read_csv(run / "history.csv")) == 3 and (run / "model" / "model.json").exists()

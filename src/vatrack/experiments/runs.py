@@ -19,7 +19,7 @@ import platform
 import sys
 from pathlib import Path
 
-from vatrack.errors import RunInterrupted, VatrackError
+from vatrack.errors import Interrupted, RunInterrupted, VatrackError
 from vatrack.io import (
     check_writable,
     claim_run_dir,
@@ -102,21 +102,9 @@ def train_run(data_path, preset="v3.3", out="runs/train", *, encoder: str | None
     try:
         model = SequenceRegressor(config, seed=seed, val=val, trainer=trainer, run_dir=out, progress=progress and writer)
         model.fit(train)
-    except BaseException as stop:
-        # A run that failed or was stopped before its first epoch holds only config.yaml: remove
-        # it, so that rerunning the same command works (no "already exists").
-        if writer and resume_from is None and not (out / "checkpoints" / "resume.ckpt").exists():
-            discard_run_dir(out, created)
-        elif writer:
-            release_run_dir(out)
-        if isinstance(stop, RunInterrupted) and not (out / "checkpoints" / "resume.ckpt").exists():
-            raise RunInterrupted(stop.signal_name, f"training stopped by {stop.signal_name} before its first epoch "
-                                 "ended; nothing was kept, rerun the same command") from None
-        raise
-    info = model.fit_info
-    if not writer or info.get("global_rank", 0) != 0:
-        return {}
-    try:
+        info = model.fit_info
+        if not writer or info.get("global_rank", 0) != 0:
+            return {}
         model.save(out / "model")
         metrics = {
             "run": {"preset": config.name, "seed": seed, "val": val, "encoder": config.encoder,
@@ -130,9 +118,34 @@ def train_run(data_path, preset="v3.3", out="runs/train", *, encoder: str | None
             "last_epoch": info["history"][-1] if info.get("history") else None,
         }
         write_json(out / "metrics.json", metrics)
+    except BaseException as stop:
+        raise _stopped(stop, out, writer=writer, fresh=resume_from is None, created=created) from None
     finally:
-        release_run_dir(out)
+        if writer:
+            release_run_dir(out)
     return metrics
+
+
+def _stopped(stop: BaseException, out: Path, *, writer: bool, fresh: bool, created: bool) -> BaseException:
+    """What a train that failed or was stopped leaves behind, and the line that says so.
+
+    Before its first epoch ended the folder holds only config.yaml: it is removed, so the
+    same command simply runs again (no "already exists"). A signal after that point says
+    how to continue: --resume.
+    """
+    kept = (out / "checkpoints" / "resume.ckpt").exists()
+    if writer and fresh and not kept:
+        discard_run_dir(out, created)
+    signal_name = (stop.signal_name if isinstance(stop, (RunInterrupted, Interrupted))
+                   else "SIGINT" if isinstance(stop, KeyboardInterrupt) else None)
+    if signal_name and not kept:
+        return RunInterrupted(signal_name, f"training stopped by {signal_name} before its first epoch ended; "
+                              "nothing was kept, rerun the same command")
+    if signal_name and not isinstance(stop, RunInterrupted):
+        # stopped outside the epoch loop (e.g. while saving the model): the loop's checkpoints are there
+        return RunInterrupted(signal_name, f"training stopped by {signal_name} after its last checkpoint; rerun the "
+                              "same command with --resume to finish it")
+    return stop
 
 
 def _resume_checkpoint(out: Path, config_text: str) -> Path | None:
