@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import contextlib
 import multiprocessing
+import os
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from typing import Callable, Iterator
@@ -88,18 +89,44 @@ def iter_cv(frame: pd.DataFrame, make_estimator: Callable[[int], object], n_fold
     # unfitted estimator and the fold's rows travel to a worker.
     tasks = ((make_estimator(fold.seed), *fold.split(frame)) for fold in folds)
     with _executor(min(int(jobs), len(folds))) as pool:
-        results = pool.map(_fit_fold, tasks) if pool else map(_fit_fold, tasks)
+        with _sigint_ignored() if pool else contextlib.nullcontext():
+            # map submits every fold now and so starts the workers: they inherit an ignored
+            # SIGINT, so a Ctrl+C while they import never prints their tracebacks.
+            results = pool.map(_fit_fold, tasks) if pool else map(_fit_fold, tasks)
         for fold, (model, scored) in zip(folds, results):
             row = {"seed": fold.seed, "fold": fold.fold, **flatten_metrics(subtask1_metrics(scored))}
             yield row, model, scored.assign(seed=fold.seed, fold=fold.fold)
 
 
+_IN_FOLD = False  # a worker process: whether it is fitting a fold right now (see _worker_sigterm)
+
+
 def _fit_fold(task) -> tuple[object, pd.DataFrame]:
+    global _IN_FOLD
     model, train, test = task
-    model = model.fit(train)
-    pred = model.predict(strip_labels(test))
+    _IN_FOLD = True
+    try:
+        model = model.fit(train)
+        pred = model.predict(strip_labels(test))
+    finally:
+        _IN_FOLD = False
     scored = test[["user_id", "text_id", *LABELS, "is_seen_user"]].merge(pred, on=["user_id", "text_id"], how="left")
     return model, scored
+
+
+@contextlib.contextmanager
+def _sigint_ignored():
+    import signal
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 @contextlib.contextmanager
@@ -143,14 +170,21 @@ def _worker_init(threads: int) -> None:
 
     import torch
 
-    from vatrack.errors import raise_on_sigterm
-
     # Ctrl+C reaches the whole process group; the parent decides and stops the workers.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    # SIGTERM (from the parent, or a scheduler) ends the fold at once, removing its temp files.
-    raise_on_sigterm()
+    # SIGTERM (from the parent, or a scheduler) ends the fold at once, removing its temp files;
+    # an idle worker just exits (an exception there would print multiprocessing's traceback).
+    signal.signal(signal.SIGTERM, _worker_sigterm)
     _die_with_parent()
     torch.set_num_threads(threads)
+
+
+def _worker_sigterm(signum, frame) -> None:
+    if _IN_FOLD:
+        from vatrack.errors import Interrupted
+
+        raise Interrupted("SIGTERM")
+    os._exit(128 + signum)
 
 
 def _die_with_parent() -> None:
