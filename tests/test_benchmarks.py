@@ -63,3 +63,14 @@ def test_bench_track_prints_cold_and_warm_and_command(tiny_bert_dir):
     assert set(rows) == {"cold", "warm"} and all(float(r[1]) > 0 for r in rows.values())
     assert "out-of-fold quality" in out and "ridge+user,valence,1..9" in out
     assert [line for line in out.splitlines() if line.startswith("reproduce: ") and "--people 10" in line]
+
+
+@pytest.mark.slow
+def test_bench_threads_prints_epoch_times_quiet_and_loaded():
+    out = run_script("bench_threads.py", "--threads", "1", "--competitors", "0,1", "--epochs", "1", "--scale", "0.05",
+                     "--set", "lstm_hidden=8", "--set", "lstm_layers=1", "--set", "fusion=[8]", "--set", "val_folds=2")
+    assert "s/epoch" in out and "competitors" in out
+    rows = [line.split() for line in out.splitlines() if line.split()[:1] == ["1"]]
+    assert [r[1] for r in rows] == ["0", "1"] and all(float(r[3]) > 0 for r in rows)
+    command = [line for line in out.splitlines() if line.startswith("reproduce: ")]
+    assert command and "benchmarks/bench_threads.py --threads 1 --competitors 0,1 --epochs 1" in command[0]

@@ -50,16 +50,29 @@ def _app_options(
 
 
 def main() -> None:
-    """Console-script entry point: runs the app and turns user errors into exit code 2."""
+    """Console-script entry point: runs the app and turns user errors into exit code 2.
+
+    A stop by signal is one line too: Ctrl+C exits 130, SIGTERM 143, wherever the command is
+    (encoding, writing, waiting for --jobs workers); temp files are removed on the way out.
+    """
+    from vatrack.errors import Interrupted, raise_on_sigterm
+
+    raise_on_sigterm()
     notes = logging.getLogger("vatrack")
     if not any(isinstance(h, _NoteHandler) for h in notes.handlers):
         notes.addHandler(_NoteHandler())
     notes.setLevel(logging.INFO)
     try:
-        app(standalone_mode=False)
+        code = app(standalone_mode=False)
     except VatrackError as err:
-        err_console.print(f"error: {err}", markup=False, highlight=False, soft_wrap=True)
+        _error(str(err))
         sys.exit(err.exit_code)
+    except Interrupted as stop:
+        _error(f"{stop}; the command did not finish, rerun it")
+        sys.exit(stop.exit_code)
+    except KeyboardInterrupt:
+        _error("stopped by SIGINT (Ctrl+C); the command did not finish, rerun it")
+        sys.exit(130)
     except typer.Exit as done:
         sys.exit(done.exit_code)
     except typer.Abort:
@@ -69,9 +82,19 @@ def main() -> None:
         # Usage errors (unknown option, missing value) come from typer's click layer; they
         # carry their own message. Anything else is a bug and keeps its traceback.
         if hasattr(err, "format_message") and hasattr(err, "exit_code"):
-            err_console.print(f"error: {err.format_message()}", markup=False, highlight=False, soft_wrap=True)
+            # `vatrack` alone prints the command list and an empty message: say what is missing.
+            _error(err.format_message().strip() or "no command given; choose one of the commands listed above")
             sys.exit(2)
         raise
+    # Without standalone mode typer *returns* the exit code of a Ctrl+C (130) or typer.Exit.
+    if isinstance(code, int) and code:
+        if code == 130:
+            _error("stopped by SIGINT (Ctrl+C); the command did not finish, rerun it")
+        sys.exit(code)
+
+
+def _error(message: str) -> None:
+    err_console.print(f"error: {message}", markup=False, highlight=False, soft_wrap=True)
 
 
 def _jobs(jobs: int | None, has_presets: bool) -> int:
@@ -82,6 +105,34 @@ def _jobs(jobs: int | None, has_presets: bool) -> int:
     if jobs < 1:
         raise VatrackError(f"--jobs must be at least 1 (got {jobs})")
     return jobs
+
+
+MAX_SEEDS = 1000
+THREADS = typer.Option(None, "--threads", min=1, max=1024,
+                       help="torch threads of this command (default 1, or $OMP_NUM_THREADS; --jobs workers share them). "
+                            "More threads only pay off on a quiet machine; see docs/performance.md")
+
+
+def _threads(threads: int | None) -> int:
+    """Set torch's thread count: --threads, else $OMP_NUM_THREADS when set, else 1.
+
+    One thread is the default because this model's matrices are small: on a quiet 2-core
+    machine 2 threads gain < 10 %, and under any competing load OpenMP's threads wait on each
+    other and an epoch took ~9x longer (docs/performance.md).
+    """
+    import torch
+
+    if threads is None:
+        env = os.environ.get("OMP_NUM_THREADS", "").strip()
+        threads = int(env) if env.isdigit() and int(env) > 0 else 1
+    torch.set_num_threads(threads)
+    return threads
+
+
+def _seed(seed: int, option: str = "--seed") -> int:
+    from vatrack.experiments.runs import check_seed
+
+    return check_seed(seed, option)
 
 
 # --- the diary options every command that reads a diary shares ---------------------------
@@ -177,6 +228,7 @@ def baseline(
     task: str = typer.Option("subtask1", help="baselines predict subtask 1"),
     encoder: str = typer.Option("minilm", help="minilm, mpnet, a Hugging Face id or a local model folder"),
     save: Optional[Path] = typer.Option(None, help="also save the fitted model bundle here"),
+    threads: Optional[int] = THREADS,
     fmt=None,
 ):
     """Fit a baseline on TRAIN and write official subtask-1 predictions for DATA (on your --scale)."""
@@ -185,9 +237,13 @@ def baseline(
     from vatrack.models import make_model
     from vatrack.protocols import strip_labels
 
+    from vatrack.io import check_writable
+
     if _task_option(task) != "subtask1":
         raise VatrackError("baselines predict subtask 1; use `vatrack forecast` for subtask 2A/2B")
     model = make_model(method, encoder=encoder)
+    check_writable(out)  # before the work, not after it
+    _threads(threads)
     train_rows = load_diary(train, require_labels=True, format=fmt)
     inputs = strip_labels(load_diary(data, format=fmt))
     predictions = model.fit(train_rows).predict(inputs)
@@ -211,6 +267,7 @@ def cv(
     force: bool = typer.Option(False, help="overwrite --out if it exists"),
     jobs: Optional[int] = typer.Option(None, help="folds trained at once in worker processes sharing the cores "
                                        "(default: 2 for sequence presets on >= 2 cores, ~1.4x faster there; else 1)"),
+    threads: Optional[int] = THREADS,
     fmt=None,
 ):
     """Official-style cross-validation: official metrics, mean ± std over folds and seeds."""
@@ -221,10 +278,11 @@ def cv(
     from vatrack.io import prepare_run_dir, write_csv, write_json
     from vatrack.protocols import cv_plan, fold_summary
 
-    if seeds < 1:
-        raise VatrackError(f"--seeds must be at least 1 (got {seeds})")
+    if not 1 <= seeds <= MAX_SEEDS:
+        raise VatrackError(f"--seeds must be between 1 and {MAX_SEEDS} (got {seeds})")
     _folds_option(folds)
     jobs = _jobs(jobs, has_presets=preset is not None)
+    _threads(threads)
     frame = load_diary(data, require_labels=True, format=fmt)
     if (method is None) == (preset is None):
         raise VatrackError("give exactly one of --method (a baseline) or --preset (a sequence-model preset)")
@@ -265,6 +323,7 @@ def demo(
     encoder: str = typer.Option("minilm", help="text encoder"),
     seed: int = typer.Option(0, min=0, help="seed for the synthetic data and the models"),
     force: bool = typer.Option(False, help="empty --out even if the demo did not make it"),
+    threads: Optional[int] = THREADS,
 ):
     """The main jobs end to end on synthetic data: sequence model vs baseline, then `vatrack track` on an EMA diary."""
     from rich.table import Table
@@ -273,6 +332,7 @@ def demo(
     from vatrack.reporting import track_report
 
     prepare_demo_dir(out, force=force)
+    _threads(threads)
     done = run_demo(out, encoder=encoder, seed=seed, on_event=_say)
     table = Table(title="held-out texts, official metrics (synthetic data)")
     for column in ("model", "composite r V", "composite r A", "r within V", "r between V", "MAE V", "MAE A"):
@@ -307,6 +367,7 @@ def train(
     force: bool = typer.Option(False, help="overwrite --out if it exists"),
     resume: bool = typer.Option(False, help="continue an interrupted run in --out from its last finished epoch"),
     logger: str = typer.Option("csv", help="csv (history.csv, always written), or also mlflow, wandb, tensorboard"),
+    threads: Optional[int] = THREADS,
     fmt=None,
 ):
     """Train the seed sequence model from a preset; writes a run folder that `predict` reads."""
@@ -318,6 +379,7 @@ def train(
         raise VatrackError(f"--val must be cv or none (got '{val}')")
     if logger.strip().lower() not in LOGGERS:
         raise VatrackError(f"--logger must be one of {', '.join(LOGGERS)} (got '{logger}')")
+    _threads(threads)
     metrics = train_run(data, preset, out, encoder=encoder, seed=seed, overrides=set_, val=val, mode=mode, force=force,
                         accelerator=accelerator, devices=devices, strategy=strategy, num_nodes=num_nodes,
                         resume=resume, logger=logger, format=fmt)
@@ -338,11 +400,13 @@ def predict(
     run: Path = typer.Option(..., help="run folder written by `vatrack train` (or a model bundle folder)"),
     data: Path = typer.Option(..., help="CSV of texts to predict (seen and unseen users; labels are ignored)"),
     out: Path = typer.Option(..., help="where to write pred_subtask1.csv"),
+    threads: Optional[int] = THREADS,
     fmt=None,
 ):
     """Predict subtask-1 valence and arousal with a trained run; writes the official file (on the run's scale)."""
     from vatrack.experiments.runs import predict_run
 
+    _threads(threads)
     path = predict_run(run, data, out, format=fmt)
     console.print(f"wrote {path}")
 
@@ -360,6 +424,7 @@ def track(
     seed: int = typer.Option(0, min=0, help="seed of the fold groups and the models"),
     set_: list[str] = typer.Option([], "--set", help="preset override key=value (repeatable)"),
     force: bool = typer.Option(False, help="overwrite --out if it exists"),
+    threads: Optional[int] = THREADS,
     fmt=None,
 ):
     """Your own diary: fit on the rated entries, predict every entry, report each person's trajectory."""
@@ -372,6 +437,7 @@ def track(
     if method and preset:
         raise VatrackError("give --method or --preset, not both")
     prepare_run_dir(out, force=force)   # before any work: a taken folder fails at once
+    _threads(threads)
     result = run_track(data, fmt, method=method, preset=preset, run=run, encoder=encoder, folds=folds, seed=seed,
                        overrides=set_, on_event=None if not _progress_on() else _say)
     written = write_track(result, out)
@@ -420,6 +486,7 @@ def forecast(
 
     if task not in ("subtask2a", "subtask2b"):
         raise VatrackError(f"--task must be subtask2a or subtask2b (got '{task}')")
+    _seed(seed)
     path, predictions, used = forecast_file(task, data, out, method=method, encoder=encoder, seed=seed, save=save,
                                             format=fmt)
     ranges = ", ".join(f"{c} {lo:+.3f}..{hi:+.3f}" for c, (lo, hi) in describe_predictions(predictions).items())
@@ -446,8 +513,8 @@ def forecast_cv(
 
     if task not in ("subtask2a", "subtask2b"):
         raise VatrackError(f"--task must be subtask2a or subtask2b (got '{task}')")
-    if seeds < 1:
-        raise VatrackError(f"--seeds must be at least 1 (got {seeds})")
+    if not 1 <= seeds <= MAX_SEEDS:
+        raise VatrackError(f"--seeds must be between 1 and {MAX_SEEDS} (got {seeds})")
     chosen = [m.strip() for m in methods.split(",") if m.strip()] if methods else list(CV_METHODS)
     if "linear-prev" not in chosen:
         chosen.insert(0, "linear-prev")  # the reference every row is compared with
@@ -499,6 +566,7 @@ def compare(
     force: bool = typer.Option(False, help="empty --out first if it holds something other than a comparison"),
     jobs: Optional[int] = typer.Option(None, help="folds trained at once in worker processes sharing the cores "
                                        "(default: 2 for sequence presets on >= 2 cores, ~1.4x faster there; else 1)"),
+    threads: Optional[int] = THREADS,
     fmt=None,
 ):
     """Compare versions under official-style CV: statistics, paired tests, report.md/.html."""
@@ -506,13 +574,14 @@ def compare(
     from vatrack.experiments.compare import HEADLINE, load_targets, parse_versions, prepare_compare_dir, run_comparison
     from vatrack.reporting import comparison_report
 
-    if seeds < 1:
-        raise VatrackError(f"--seeds must be at least 1 (got {seeds})")
+    if not 1 <= seeds <= MAX_SEEDS:
+        raise VatrackError(f"--seeds must be between 1 and {MAX_SEEDS} (got {seeds})")
     if not 0 < alpha < 1:
         raise VatrackError(f"--alpha must be between 0 and 1 (got {alpha})")
     _folds_option(folds)
     versions = parse_versions(presets, methods, ensemble, encoder, set_)
     jobs = _jobs(jobs, has_presets=any(v.kind == "preset" for v in versions))
+    _threads(threads)
     target_list = load_targets(targets) if targets else None
     frame = load_diary(data, require_labels=True, format=fmt)
     prepare_compare_dir(out, force=force)
@@ -562,6 +631,7 @@ def sweep(
     timeout: Optional[float] = typer.Option(None, help="stop starting trials after this many seconds"),
     sampler_seed: Optional[int] = typer.Option(None, help="seed of the TPE sampler (give each worker its own)"),
     out: Optional[Path] = typer.Option(None, help="folder for best.yaml, trials.csv and the report (default: sweeps/<study>)"),
+    threads: Optional[int] = THREADS,
     fmt=None,
 ):
     """Optuna TPE sweep of a preset under official-style CV; writes the best preset and a report."""
@@ -569,8 +639,11 @@ def sweep(
     from vatrack.experiments.sweep import load_space, run_sweep
     from vatrack.reporting import sweep_report
 
-    if seeds < 1:
-        raise VatrackError(f"--seeds must be at least 1 (got {seeds})")
+    if not 1 <= seeds <= MAX_SEEDS:
+        raise VatrackError(f"--seeds must be between 1 and {MAX_SEEDS} (got {seeds})")
+    if sampler_seed is not None:
+        _seed(sampler_seed, "--sampler-seed")
+    _threads(threads)
     _folds_option(folds)
     search = load_space(space) if space else None
     frame = load_diary(data, require_labels=True, format=fmt)

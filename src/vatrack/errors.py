@@ -7,6 +7,10 @@ the first offending row where they apply, and says what to do.
 
 from __future__ import annotations
 
+import contextlib
+import signal
+import threading
+
 
 class VatrackError(Exception):
     """A user-facing error: bad input, bad config, a run folder that cannot be used."""
@@ -39,3 +43,60 @@ def where(path, column: str | None = None, row: int | None = None) -> str:
     if row is not None:
         parts.append(f"row {row}")
     return ", ".join(parts)
+
+
+# --- signals -------------------------------------------------------------------------------
+# A signal that stops a command is not a bug and not a user error: the CLI prints one line and
+# exits with the shell's code for it (128 + signal number), and `with atomic_path(...)` blocks
+# remove their temp files on the way out. SIGINT already arrives as KeyboardInterrupt; the CLI
+# turns SIGTERM into ``Interrupted`` with ``raise_on_sigterm``.
+
+
+class Interrupted(BaseException):
+    """A command stopped by SIGTERM or Ctrl+C outside a training loop.
+
+    A BaseException, like KeyboardInterrupt, so that no ``except Exception`` on the way up
+    (e.g. "corrupted file" handlers) can mistake it for a problem with the data.
+    """
+
+    def __init__(self, signal_name: str = "SIGTERM"):
+        super().__init__(signal_name)
+        self.signal_name = signal_name
+        self.exit_code = {"SIGTERM": 143, "SIGINT": 130}.get(signal_name, 1)
+
+    def __str__(self) -> str:
+        return f"stopped by {self.signal_name}"
+
+
+def _raise_sigterm(signum, frame):
+    raise Interrupted("SIGTERM")
+
+
+def raise_on_sigterm() -> None:
+    """From now on SIGTERM raises :class:`Interrupted` in the main thread (CLI entry point)."""
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, _raise_sigterm)
+
+
+@contextlib.contextmanager
+def sigterm_deferred():
+    """Inside the block a SIGTERM is only noted, and raised as Interrupted when the block ends.
+
+    For code that stops cleanly by itself on SIGTERM (Lightning finishes the step, raises its
+    own exception, which the training layer reports with a --resume hint): an exception in
+    the middle of a checkpoint write would leave a half-written file. A no-op unless
+    ``raise_on_sigterm`` is active.
+    """
+    if threading.current_thread() is not threading.main_thread() or signal.getsignal(signal.SIGTERM) is not _raise_sigterm:
+        yield
+        return
+    received = []
+    signal.signal(signal.SIGTERM, lambda signum, frame: received.append(signum))
+    try:
+        yield
+    except BaseException:
+        signal.signal(signal.SIGTERM, _raise_sigterm)
+        raise
+    signal.signal(signal.SIGTERM, _raise_sigterm)
+    if received:
+        raise Interrupted("SIGTERM")

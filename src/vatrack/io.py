@@ -1,10 +1,14 @@
-"""Atomic file writing: a temp file in the target folder, then one rename.
+"""Atomic file writing: a temp file in the target folder, then one rename; run folders.
 
-A crash or a failure while writing never leaves a half-written file behind.
+A crash or a failure while writing never leaves a half-written file behind, and a write
+that cannot happen (read-only folder, full disk, --out naming a folder) is one
+VatrackError line. Run folders are claimed with an exclusive lock for as long as a command
+writes them, so two commands can never mix their files in one folder.
 """
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import shutil
@@ -15,24 +19,64 @@ from pathlib import Path
 from vatrack.errors import VatrackError
 
 
+# Errors of the destination (not of the data): reported as one line naming the file.
+_WRITE_ERRNOS = {errno.ENOSPC, errno.EROFS, errno.EACCES, errno.EPERM, errno.EDQUOT, errno.EFBIG, errno.EISDIR,
+                 errno.ENOTDIR}
+
+
+def _cannot_write(path, err: OSError) -> VatrackError:
+    return VatrackError(f"cannot write {path} ({err.strerror or err}); check the folder's permissions and free disk space, "
+                        "or choose another --out")
+
+
 @contextmanager
 def atomic_path(path, mode_suffix: str = ""):
     """Yield a temporary path beside ``path``; rename it onto ``path`` only on success."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp" + mode_suffix, dir=path.parent)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp" + mode_suffix, dir=path.parent)
+    except OSError as err:
+        raise _cannot_write(path, err) from None
     os.close(fd)
     try:
-        yield Path(tmp)
-        # mkstemp creates 0600; give the file the permissions a plain open() would.
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)
-        os.replace(tmp, path)
+        try:
+            yield Path(tmp)
+            # mkstemp creates 0600; give the file the permissions a plain open() would.
+            umask = os.umask(0)
+            os.umask(umask)
+            os.chmod(tmp, 0o666 & ~umask)
+            os.replace(tmp, path)
+        except OSError as err:
+            if err.errno in _WRITE_ERRNOS:
+                raise _cannot_write(path, err) from None
+            raise
     except BaseException:
         if os.path.exists(tmp):
             os.unlink(tmp)
         raise
+
+
+def check_writable(path) -> Path:
+    """Fail now, before any work, when a file cannot be written at ``path`` (an --out)."""
+    path = Path(path)
+    if path.is_dir():
+        raise VatrackError(f"{path} is a folder; --out needs the path of a file")
+    probe = path.parent
+    while not probe.exists() and probe != probe.parent:
+        probe = probe.parent
+    if not probe.is_dir():
+        raise VatrackError(f"cannot write {path}: {probe} is a file, not a folder; choose another --out")
+    if probe == path.parent:
+        try:  # the only sure test: create (and remove) a file where the output will go
+            fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".check", dir=probe)
+            os.close(fd)
+            os.unlink(tmp)
+        except OSError as err:
+            raise _cannot_write(path, err) from None
+    elif not os.access(probe, os.W_OK | os.X_OK):
+        raise VatrackError(f"cannot write {path}: folder {probe} is not writable; choose another --out")
+    return path
 
 
 def write_text(path, text: str) -> Path:
@@ -61,12 +105,94 @@ def _json_default(obj):
     raise TypeError(f"not JSON serialisable: {type(obj).__name__}")
 
 
-def prepare_run_dir(path, force: bool = False) -> Path:
-    """Create a fresh run folder; refuse to reuse a non-empty one unless ``force``."""
+LOCK_NAME = ".vatrack.lock"   # inside a run folder; an flock on it marks the folder as being written
+_CLAIMS: dict[str, int] = {}   # run folder -> open descriptor of its lock, held by this process
+
+
+def claim_run_dir(path) -> Path:
+    """Create ``path`` if needed and hold its lock until :func:`release_run_dir` or the process
+    ends (also by SIGKILL: the kernel drops the lock). Another process holding it -> exit 2."""
     path = Path(path)
-    if path.exists() and any(path.iterdir()):
+    if path.exists() and not path.is_dir():
+        raise VatrackError(f"{path} exists and is a file, not a folder; choose another --out")
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise VatrackError(f"cannot create folder {path} ({err.strerror or err}); choose another --out") from None
+    lock = path / LOCK_NAME
+    key = os.path.realpath(path)
+    held = _CLAIMS.get(key)
+    if held is not None:
+        try:
+            if os.fstat(held).st_ino == os.stat(lock).st_ino:
+                return path  # this process holds it already
+        except OSError:
+            pass
+        _release(key)
+    try:
+        fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o644)
+    except OSError as err:
+        raise VatrackError(f"cannot write in {path} ({err.strerror or err}); choose another --out") from None
+    try:
+        import fcntl
+
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except ImportError:  # no flock (Windows): no protection against a second writer
+        pass
+    except OSError:
+        os.close(fd)
+        raise VatrackError(f"{path} is being written by another vatrack command right now; wait for it to finish "
+                           "or choose another --out") from None
+    _CLAIMS[key] = fd
+    return path
+
+
+def release_run_dir(path) -> None:
+    """Give up this process's lock on ``path`` (a no-op when it holds none)."""
+    _release(os.path.realpath(Path(path)))
+
+
+def _release(key: str) -> None:
+    fd = _CLAIMS.pop(key, None)
+    if fd is not None:
+        os.close(fd)
+
+
+def run_dir_entries(path) -> list[Path]:
+    """What a run folder holds, its lock file aside."""
+    path = Path(path)
+    return [p for p in path.iterdir() if p.name != LOCK_NAME] if path.is_dir() else []
+
+
+def prepare_run_dir(path, force: bool = False) -> Path:
+    """Claim a fresh run folder; refuse to reuse a non-empty one unless ``force``.
+
+    The claim (create + exclusive lock) is atomic: of two commands started with the same
+    --out, one gets the folder and the other exits 2.
+    """
+    path = claim_run_dir(path)
+    entries = run_dir_entries(path)
+    if entries:
         if not force:
             raise VatrackError(f"{path} already exists and is not empty; pass --force to overwrite it or choose another --out")
-        shutil.rmtree(path)
-    path.mkdir(parents=True, exist_ok=True)
+        for entry in entries:
+            if entry.is_dir() and not entry.is_symlink():
+                shutil.rmtree(entry)
+            else:
+                entry.unlink()
     return path
+
+
+def discard_run_dir(path, created: bool) -> None:
+    """Undo a run folder that holds nothing worth keeping: remove it if this command created
+    it, else empty it. Releases the claim."""
+    path = Path(path)
+    release_run_dir(path)
+    if created:
+        shutil.rmtree(path, ignore_errors=True)
+    else:
+        for entry in run_dir_entries(path) + [path / LOCK_NAME]:
+            if entry.is_dir() and not entry.is_symlink():
+                shutil.rmtree(entry, ignore_errors=True)
+            elif entry.exists():
+                entry.unlink()

@@ -41,12 +41,17 @@ def mean_pool(last_hidden_state, attention_mask):
     return summed / mask.sum(dim=1).clamp(min=1e-9)
 
 
-def tokenize(tokenizer, texts: Sequence[str], max_length: int):
-    """Pad to the longest text in the batch, truncate at ``max_length`` tokens; torch tensors."""
+def _token_limit(tokenizer, max_length: int) -> int:
     limit = getattr(tokenizer, "model_max_length", None)
     if isinstance(limit, int) and 0 < limit < 100_000:  # tokenizers without a limit report ~1e30
-        max_length = min(max_length, limit)
-    return tokenizer(list(texts), padding=True, truncation=True, max_length=max_length, return_tensors="pt")
+        return min(max_length, limit)
+    return max_length
+
+
+def tokenize(tokenizer, texts: Sequence[str], max_length: int):
+    """Pad to the longest text in the batch, truncate at ``max_length`` tokens; torch tensors."""
+    return tokenizer(list(texts), padding=True, truncation=True, max_length=_token_limit(tokenizer, max_length),
+                     return_tensors="pt")
 
 
 def make_tokens_fn(tokenizer, max_length: int) -> "TokensFn":
@@ -223,21 +228,29 @@ class TextEncoder:
         return out
 
     def _batches(self, texts: list[str]):
-        """Yield (indices, vectors) batch by batch, longest texts first.
+        """Yield (indices, vectors) batch by batch; a batch holds texts of one token length.
 
-        Sorting by length puts texts of similar length together, so little compute is
-        wasted on padding.
+        With no padding in any batch, a text's vector does not depend on which other texts
+        were encoded with it (padding changed the last bits, ~1e-7, so the cache kept
+        whichever vector came first). Equal lengths also waste no compute on padding.
         """
         import torch
 
-        order = sorted(range(len(texts)), key=lambda i: len(texts[i]), reverse=True)
+        tokenizer, limit = self.tokenizer, _token_limit(self.tokenizer, self.max_length)
+        lengths = [len(ids) for ids in tokenizer(list(texts), truncation=True, max_length=limit)["input_ids"]]
+        order = sorted(range(len(texts)), key=lambda i: (-lengths[i], i))
         model, device = self.model, self.device
-        for start in range(0, len(order), self.batch_size):
-            chunk = order[start : start + self.batch_size]
-            batch = tokenize(self.tokenizer, [texts[i] for i in chunk], self.max_length).to(device)
+        start = 0
+        while start < len(order):
+            stop = start + 1
+            while stop < len(order) and stop - start < self.batch_size and lengths[order[stop]] == lengths[order[start]]:
+                stop += 1
+            chunk = order[start:stop]
+            batch = tokenize(tokenizer, [texts[i] for i in chunk], self.max_length).to(device)
             with torch.inference_mode():
                 pooled = encode_tokens(model, batch, self.normalize)
             yield chunk, pooled.float().cpu().numpy()
+            start = stop
 
 
 def get_encoder(name: str = "minilm", max_length: int = 128, device: str | None = None, batch_size: int = 32) -> TextEncoder:

@@ -78,6 +78,8 @@ class ModelSource:
 def resolve(name: str) -> ModelSource:
     """Turn an encoder name into a :class:`ModelSource`, or raise a one-line VatrackError."""
     name = str(name).strip()
+    if not name:  # Path("") is the current folder: never take it for a model
+        raise VatrackError("encoder name is empty; use minilm, mpnet, a Hugging Face id or a local model folder")
     if name == "minilm":
         return _minilm()
     if name == "mpnet":

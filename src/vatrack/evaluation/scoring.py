@@ -76,6 +76,8 @@ def _parse_keys(frame: pd.DataFrame, path, keys) -> None:
     for col in keys:
         # Short rows leave NaN even with keep_default_na=False; treat them as empty keys.
         frame[col] = frame[col].fillna("").astype(object)
+        # As vatrack.data.load_diary reads keys: trimmed, and "7.0" (a spreadsheet's 7) is "7".
+        frame[col] = frame[col].str.strip().str.replace(r"^(-?\d+)\.0+$", r"\1", regex=True)
         blank = (frame[col].str.strip() == "").to_numpy()
         if blank.any():
             raise VatrackError(f"{where(path, col, int(np.flatnonzero(blank)[0]) + 1)}: key is empty")

@@ -282,6 +282,22 @@ def _find_cached(cache_root: Path, name: str, key: str) -> Path:
     return cache_root / f"{_slug(name)}-{key[:12]}"
 
 
+def _complete_seeds(frame: pd.DataFrame, seeds: set[int], n_folds: int, predictions: pd.DataFrame) -> set[int]:
+    """The seeds whose out-of-fold predictions are all in the cache: every held-out row of every
+    fold (a run stopped while writing, or an edited file, would otherwise break ensembles later)."""
+    from vatrack.protocols import cv_plan
+
+    if not seeds or predictions.empty or not {"seed", "fold"} <= set(predictions.columns):
+        return set()
+    have = predictions.groupby(["seed", "fold"]).size().to_dict()
+    complete = set()
+    for seed in sorted(seeds):
+        folds = list(cv_plan(frame, n_folds=n_folds, seeds=(seed,)))
+        if all(have.get((seed, f.fold)) == len(f.split(frame)[1]) for f in folds):
+            complete.add(seed)
+    return complete
+
+
 def run_version(frame: pd.DataFrame, version: Version, n_folds: int, seeds, cache_root=None,
                 fingerprint: str | None = None, on_event: Callable[[str], None] | None = None,
                 jobs: int = 1) -> VersionResult:
@@ -298,6 +314,7 @@ def run_version(frame: pd.DataFrame, version: Version, n_folds: int, seeds, cach
     # A seed counts as cached only when all its folds are there.
     counts = per_fold.groupby("seed").size() if len(per_fold) else pd.Series(dtype=int)
     cached = {int(s) for s, n in counts.items() if n == n_folds}
+    cached = _complete_seeds(frame, cached & set(seeds), n_folds, predictions)
     todo = [s for s in seeds if s not in cached]
     if cached & set(seeds):
         say(f"{version.name}: reusing seed(s) {sorted(cached & set(seeds))} from {folder}")
@@ -693,12 +710,12 @@ def _portable(folder, base) -> str | None:
 def prepare_compare_dir(out_dir, force: bool = False) -> Path:
     """An empty folder, or a previous comparison's folder (its cache is reused); anything
     else needs ``force``, which empties it."""
-    from vatrack.io import prepare_run_dir
+    from vatrack.io import claim_run_dir, prepare_run_dir, run_dir_entries
 
     out_dir = Path(out_dir)
-    if out_dir.exists() and any(out_dir.iterdir()):
+    if out_dir.is_dir() and run_dir_entries(out_dir):
         if (out_dir / "summary.json").exists() or (out_dir / "cache").is_dir():
-            return out_dir
+            return claim_run_dir(out_dir)  # one comparison at a time writes a folder
     return prepare_run_dir(out_dir, force=force)
 
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import contextlib
 import multiprocessing
+import os
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from typing import Callable, Iterator
@@ -89,18 +90,44 @@ def iter_cv(frame: pd.DataFrame, make_estimator: Callable[[int], object], n_fold
     # unfitted estimator and the fold's rows travel to a worker.
     tasks = ((make_estimator(fold.seed), *fold.split(frame)) for fold in folds)
     with _executor(min(int(jobs), len(folds))) as pool:
-        results = pool.map(_fit_fold, tasks) if pool else map(_fit_fold, tasks)
+        with _sigint_ignored() if pool else contextlib.nullcontext():
+            # map submits every fold now and so starts the workers: they inherit an ignored
+            # SIGINT, so a Ctrl+C while they import never prints their tracebacks.
+            results = pool.map(_fit_fold, tasks) if pool else map(_fit_fold, tasks)
         for fold, (model, scored) in zip(folds, results):
             row = {"seed": fold.seed, "fold": fold.fold, **flatten_metrics(subtask1_metrics(scored))}
             yield row, model, scored.assign(seed=fold.seed, fold=fold.fold)
 
 
+_IN_FOLD = False  # a worker process: whether it is fitting a fold right now (see _worker_sigterm)
+
+
 def _fit_fold(task) -> tuple[object, pd.DataFrame]:
+    global _IN_FOLD
     model, train, test = task
-    model = model.fit(train)
-    pred = model.predict(strip_labels(test))
+    _IN_FOLD = True
+    try:
+        model = model.fit(train)
+        pred = model.predict(strip_labels(test))
+    finally:
+        _IN_FOLD = False
     scored = test[["user_id", "text_id", *LABELS, "is_seen_user"]].merge(pred, on=["user_id", "text_id"], how="left")
     return model, scored
+
+
+@contextlib.contextmanager
+def _sigint_ignored():
+    import signal
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 @contextlib.contextmanager
@@ -112,15 +139,67 @@ def _executor(jobs: int):
 
     threads = max(1, torch.get_num_threads() // jobs)
     # spawn, not fork: a forked child of a process that already ran torch ops can deadlock.
-    with ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("spawn"),
-                             initializer=_worker_init, initargs=(threads,)) as pool:
+    pool = ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("spawn"),
+                               initializer=_worker_init, initargs=(threads,))
+    try:
         yield pool
+    except BaseException:
+        # Ctrl+C, SIGTERM or an error in the parent: the workers stop with it. Waiting for
+        # them (the executor's default) would finish every running fold first, and a parent
+        # that dies leaves them blocked forever on the result pipe.
+        stop_workers(pool)
+        raise
+    pool.shutdown(wait=True)
+
+
+def stop_workers(pool: ProcessPoolExecutor, grace_s: float = 10.0) -> None:
+    """Terminate a pool's worker processes now: SIGTERM (they clean up and exit), then SIGKILL."""
+    processes = list((getattr(pool, "_processes", None) or {}).values())
+    pool.shutdown(wait=False, cancel_futures=True)
+    for process in processes:
+        if process.is_alive():
+            process.terminate()
+    for process in processes:
+        process.join(timeout=grace_s)
+        if process.is_alive():
+            process.kill()
+            process.join(timeout=grace_s)
 
 
 def _worker_init(threads: int) -> None:
+    import signal
+
     import torch
 
+    # Ctrl+C reaches the whole process group; the parent decides and stops the workers.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    # SIGTERM (from the parent, or a scheduler) ends the fold at once, removing its temp files;
+    # an idle worker just exits (an exception there would print multiprocessing's traceback).
+    signal.signal(signal.SIGTERM, _worker_sigterm)
+    _die_with_parent()
     torch.set_num_threads(threads)
+
+
+def _worker_sigterm(signum, frame) -> None:
+    if _IN_FOLD:
+        from vatrack.errors import Interrupted
+
+        raise Interrupted("SIGTERM")
+    os._exit(128 + signum)
+
+
+def _die_with_parent() -> None:
+    """Linux: SIGTERM this worker when its parent dies, even by SIGKILL (best effort elsewhere)."""
+    import ctypes
+    import signal
+    import sys
+
+    if not sys.platform.startswith("linux"):
+        return
+    try:
+        ctypes.CDLL(None, use_errno=True).prctl(1, int(signal.SIGTERM), 0, 0, 0)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
 
 
 def format_mean_std(summary: pd.DataFrame, key: str, digits: int = 3) -> str:

@@ -181,7 +181,7 @@ def ensemble_predict(run_dirs, data_path, out, weights: str = "cv", oof=None) ->
     from vatrack.data import load_diary
     from vatrack.evaluation.submission import write_submission
     from vatrack.experiments.runs import load_run_model
-    from vatrack.io import write_json
+    from vatrack.io import check_writable, write_json
     from vatrack.models.baselines import prediction_frame
     from vatrack.protocols import strip_labels
 
@@ -192,6 +192,7 @@ def ensemble_predict(run_dirs, data_path, out, weights: str = "cv", oof=None) ->
     names = [r.name if [x.name for x in run_dirs].count(r.name) == 1 else f"{r.name}#{i + 1}" for i, r in enumerate(run_dirs)]
     if oof and len(oof) != len(run_dirs):
         raise VatrackError(f"--oof needs one folder per run: {len(run_dirs)} runs, {len(oof)} --oof")
+    check_writable(out)
     models = [load_run_model(r) for r in run_dirs]  # fail on a bad run before any work
     inputs = strip_labels(load_diary(data_path))
 

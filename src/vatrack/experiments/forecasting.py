@@ -22,6 +22,7 @@ import pandas as pd
 
 from vatrack.data import LABELS, DiaryFormat, load_diary
 from vatrack.errors import VatrackError
+from vatrack.io import check_writable
 from vatrack.evaluation.metrics import subtask2_metrics
 from vatrack.evaluation.stats import paired_bootstrap
 from vatrack.evaluation.submission import write_submission
@@ -145,6 +146,7 @@ def forecast_file(task: str, data, out, method: str | None = None, encoder: str 
     check_forecast_task(task)
     method = method or DEFAULT_METHOD[task]
     model = make_forecaster(method, task, encoder=encoder, seed=seed)  # validates the name before any work
+    check_writable(out)
     frame = load_diary(data, require_labels=True, format=format)
     users = flagged_users(frame, data)
     history = history_view(frame, str(data))

@@ -20,8 +20,19 @@ import platform
 import sys
 from pathlib import Path
 
-from vatrack.errors import VatrackError
-from vatrack.io import prepare_run_dir, write_json, write_text
+from vatrack.errors import Interrupted, RunInterrupted, VatrackError
+from vatrack.io import (
+    check_writable,
+    claim_run_dir,
+    discard_run_dir,
+    prepare_run_dir,
+    release_run_dir,
+    run_dir_entries,
+    write_json,
+    write_text,
+)
+
+MAX_SEED = 2**32 - 1  # numpy's and Lightning's seed range
 
 
 SCALES_FILE = "scales.json"
@@ -43,11 +54,22 @@ def launcher_rank() -> int:
     return max(ranks)
 
 
+def check_seed(seed, option: str = "--seed") -> int:
+    if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed <= MAX_SEED:
+        raise VatrackError(f"{option} must be an integer from 0 to {MAX_SEED} (got {seed})")
+    return seed
+
+
 def train_run(data_path, preset="v3.3", out="runs/train", *, encoder: str | None = None, seed: int = 0,
               overrides=None, val: str = "cv", mode: str | None = None, force: bool = False,
               accelerator: str | None = None, devices=None, strategy: str | None = None, num_nodes: int | None = None,
-              progress: bool = True, resume: bool = False, logger: str | None = None, format=None) -> dict:
-    """Train the sequence model on a labelled CSV; returns the metrics written to metrics.json."""
+              progress: bool = True, resume: bool = False, logger: str | None = None, callbacks=None,
+              format=None) -> dict:
+    """Train the sequence model on a labelled CSV; returns the metrics written to metrics.json.
+
+    ``callbacks``: extra Lightning callbacks (not recorded in metrics.json). ``format``: the
+    file's columns, rating scales and dates (recorded in scales.json for predict).
+    """
     from vatrack.data import DiaryFormat, load_diary
     from vatrack.models.presets import config_yaml, resolve_config
     from vatrack.models.sequence import SequenceRegressor
@@ -56,54 +78,124 @@ def train_run(data_path, preset="v3.3", out="runs/train", *, encoder: str | None
 
     if val not in ("cv", "none"):
         raise VatrackError(f"val must be 'cv' or 'none' (got '{val}')")
+    check_seed(seed)
     logger = check_logger(logger)   # before any work: a missing package is one line, not a late crash
     config = resolve_config(preset, encoder=encoder, mode=mode, overrides=overrides)
+    trainer = {"accelerator": accelerator, "devices": _devices(devices), "strategy": strategy, "num_nodes": num_nodes,
+               "logger": None if logger == "csv" else logger}
+    from vatrack.training.trainer import check_trainer_options
+
+    check_trainer_options(trainer)
     format = format or DiaryFormat()
     train = load_diary(data_path, require_labels=True, format=format)
     out = Path(out)
     writer = launcher_rank() == 0
-    resume_from = _resume_checkpoint(out, config_yaml(config)) if resume else None
-    if writer and resume_from is None:
-        prepare_run_dir(out, force=force)
-        write_text(out / "config.yaml", config_yaml(config))
-        write_json(out / SCALES_FILE, format.scale_record())
-    trainer = {"accelerator": accelerator, "devices": _devices(devices), "strategy": strategy, "num_nodes": num_nodes,
-               "logger": None if logger == "csv" else logger}
+    created = not out.exists()
+    if writer and resume:
+        claim_run_dir(out)
+    try:
+        resume_from = _resume_checkpoint(out, config_yaml(config)) if resume else None
+        if writer and resume_from is None:
+            prepare_run_dir(out, force=force)
+            write_text(out / "config.yaml", config_yaml(config))
+            write_json(out / SCALES_FILE, format.scale_record())
+    except BaseException:
+        if writer and resume:
+            release_run_dir(out)
+        raise
     if resume_from is not None:
         trainer["resume_from"] = str(resume_from)
-    model = SequenceRegressor(config, seed=seed, val=val, trainer=trainer, run_dir=out, progress=progress and writer)
-    model.fit(train)
-    info = model.fit_info
-    if not writer or info.get("global_rank", 0) != 0:
-        return {}
-    model.save(out / "model")
-    metrics = {
-        "run": {"preset": config.name, "seed": seed, "val": val, "encoder": config.encoder,
-                "encoder_mode": config.encoder_mode, "data": str(data_path), "rows": len(train),
-                "users": int(train["user_id"].nunique()), "trainer": {k: v for k, v in trainer.items() if v},
-                "command": " ".join(["vatrack", *sys.argv[1:]]) if sys.argv and "vatrack" in sys.argv[0] else None,
-                "python": platform.python_version()},
-        **{k: v for k, v in info.items() if k not in ("history", "checkpoint")},
-        "checkpoint": os.path.relpath(info["checkpoint"], out) if info.get("checkpoint") else None,
-        "last_epoch": info["history"][-1] if info.get("history") else None,
-    }
-    write_json(out / "metrics.json", metrics)
+    if callbacks:
+        trainer["callbacks"] = list(callbacks)
+    try:
+        model = SequenceRegressor(config, seed=seed, val=val, trainer=trainer, run_dir=out, progress=progress and writer)
+        model.fit(train)
+        info = model.fit_info
+        if not writer or info.get("global_rank", 0) != 0:
+            return {}
+        model.save(out / "model")
+        metrics = {
+            "run": {"preset": config.name, "seed": seed, "val": val, "encoder": config.encoder,
+                    "encoder_mode": config.encoder_mode, "data": str(data_path), "rows": len(train),
+                    "users": int(train["user_id"].nunique()),
+                    "trainer": {k: v for k, v in trainer.items() if v and k != "callbacks"},
+                    "command": " ".join(["vatrack", *sys.argv[1:]]) if sys.argv and "vatrack" in sys.argv[0] else None,
+                    "python": platform.python_version()},
+            **{k: v for k, v in info.items() if k not in ("history", "checkpoint")},
+            "checkpoint": os.path.relpath(info["checkpoint"], out) if info.get("checkpoint") else None,
+            "last_epoch": info["history"][-1] if info.get("history") else None,
+        }
+        write_json(out / "metrics.json", metrics)
+    except BaseException as stop:
+        raise _stopped(stop, out, writer=writer, fresh=resume_from is None, created=created) from None
+    finally:
+        if writer:
+            release_run_dir(out)
     return metrics
+
+
+def _stopped(stop: BaseException, out: Path, *, writer: bool, fresh: bool, created: bool) -> BaseException:
+    """What a train that failed or was stopped leaves behind, and the line that says so.
+
+    Before its first epoch ended the folder holds only config.yaml: it is removed, so the
+    same command simply runs again (no "already exists"). A signal after that point says
+    how to continue: --resume.
+    """
+    kept = (out / "checkpoints" / "resume.ckpt").exists()
+    if writer and fresh and not kept:
+        discard_run_dir(out, created)
+    signal_name = (stop.signal_name if isinstance(stop, (RunInterrupted, Interrupted))
+                   else "SIGINT" if isinstance(stop, KeyboardInterrupt) else None)
+    if signal_name and not kept:
+        return RunInterrupted(signal_name, f"training stopped by {signal_name} before its first epoch ended; "
+                              "nothing was kept, rerun the same command")
+    if signal_name and not isinstance(stop, RunInterrupted):
+        # stopped outside the epoch loop (e.g. while saving the model): the loop's checkpoints are there
+        return RunInterrupted(signal_name, f"training stopped by {signal_name} after its last checkpoint; rerun the "
+                              "same command with --resume to finish it")
+    return stop
 
 
 def _resume_checkpoint(out: Path, config_text: str) -> Path | None:
     """The checkpoint a --resume continues from; None when the folder holds no run yet."""
-    if not out.exists() or not any(out.iterdir()):
+    if out.exists() and not out.is_dir():
+        raise VatrackError(f"{out} is a file, not a run folder; choose another --out")
+    if not run_dir_entries(out):
         return None  # nothing was started: --resume simply trains from scratch
     checkpoint = out / "checkpoints" / "resume.ckpt"
     if not checkpoint.exists():
         raise VatrackError(f"{out}: nothing to resume (no checkpoints/resume.ckpt; the run ended before its first "
                            "epoch or is not a vatrack run); pass --force to start it again")
+    if (out / "metrics.json").exists():
+        raise VatrackError(f"{out}: this run already finished (metrics.json is there); nothing to resume. "
+                           "Use it as it is, or pass --force to train it again")
     saved = out / "config.yaml"
-    if saved.exists() and saved.read_text(encoding="utf-8") != config_text:
+    if not saved.exists():
+        raise VatrackError(f"{saved} is missing, so --resume cannot check that the run continues with the same "
+                           "configuration; pass --force to start the run again")
+    try:
+        same = saved.read_text(encoding="utf-8") == config_text
+    except (OSError, UnicodeDecodeError):
+        raise VatrackError(f"{saved}: unreadable; pass --force to start the run again") from None
+    if not same:
         raise VatrackError(f"{out}: --resume needs the same preset, --set and --encoder as the interrupted run "
                            f"(see {saved}); pass --force to start a new run instead")
+    _check_resume_file(checkpoint)
     return checkpoint
+
+
+def _check_resume_file(checkpoint: Path) -> None:
+    """A truncated, empty or foreign resume.ckpt: one line, before Lightning reads it."""
+    import torch
+
+    try:
+        state = torch.load(checkpoint, map_location="cpu", weights_only=False)
+        ok = isinstance(state, dict) and {"state_dict", "loops", "epoch", "callbacks"} <= set(state)
+    except Exception:
+        ok = False
+    if not ok:
+        raise VatrackError(f"{checkpoint}: unreadable checkpoint (truncated, empty or not written by vatrack train); "
+                           "pass --force to start the run again")
 
 
 def _devices(devices):
@@ -149,6 +241,7 @@ def predict_run(run_dir, data_path, out, format=None) -> Path:
     from vatrack.evaluation.submission import write_submission
     from vatrack.protocols import strip_labels
 
+    check_writable(out)
     model = load_run_model(run_dir)
     format = run_format(run_dir, format)
     inputs = strip_labels(load_diary(data_path, format=format))

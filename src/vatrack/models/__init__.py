@@ -30,7 +30,14 @@ def load_model(folder):
         return load_forecaster(folder)
     if kind not in MODELS:
         raise VatrackError(f"{folder}: bundle of unknown model kind '{kind}'; was it written by another vatrack version?")
-    return MODELS[kind].from_bundle(folder)
+    try:
+        return MODELS[kind].from_bundle(folder)
+    except VatrackError:
+        raise
+    except (KeyError, TypeError, AttributeError, ValueError, IndexError) as err:
+        # e.g. a state.pkl of another model kind copied into the folder
+        raise VatrackError(f"{folder}: the bundle's state does not fit a '{kind}' model ({type(err).__name__}); "
+                           "its files do not belong together, retrain the model") from None
 
 
 __all__ = ["BASELINES", "FORECASTERS", "MODELS", "SequenceRegressor", "clip_to_scale", "load_forecaster", "load_model",

@@ -107,7 +107,7 @@ class Baseline(BaseEstimator):
     @classmethod
     def from_bundle(cls, folder):
         """The fitted baseline saved in ``folder``."""
-        saved = load_state(folder)
+        saved = load_state(folder, keys=("params", "state"))
         model = cls(**saved["params"])
         model.state = saved["state"]
         return model

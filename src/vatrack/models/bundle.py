@@ -35,17 +35,26 @@ def read_meta(folder) -> dict:
         meta = json.loads(path.read_text(encoding="utf-8"))
     except (json.JSONDecodeError, UnicodeDecodeError):
         raise VatrackError(f"{path}: corrupted model bundle (model.json is not valid JSON); retrain the model") from None
+    if not isinstance(meta, dict) or not isinstance(meta.get("kind"), str) or "format" not in meta:
+        raise VatrackError(f"{path}: not a vatrack bundle description (expected an object with 'kind' and 'format'); "
+                           "retrain the model")
     if meta.get("format") != BUNDLE_FORMAT:
         raise VatrackError(f"{folder}: bundle format {meta.get('format')!r} was written by another vatrack version (this one reads {BUNDLE_FORMAT}); retrain the model")
     return meta
 
 
-def load_state(folder):
+def load_state(folder, keys=()):
+    """The pickled state of a bundle; ``keys``: what the model kind needs in it (checked)."""
     path = Path(folder) / "state.pkl"
     try:
         with open(path, "rb") as fh:
-            return pickle.load(fh)
+            state = pickle.load(fh)
     except FileNotFoundError:
         raise VatrackError(f"{path}: model state missing; the run folder is incomplete, retrain the model") from None
     except Exception as err:  # truncated or foreign pickle
         raise VatrackError(f"{path}: corrupted model state ({type(err).__name__}); retrain the model") from None
+    missing = [k for k in keys if not isinstance(state, dict) or k not in state]
+    if missing:
+        raise VatrackError(f"{path}: not the state of this model kind (no {', '.join(missing)}); the bundle's files do not "
+                           "belong together, retrain the model")
+    return state

@@ -281,7 +281,7 @@ class Forecaster(BaseEstimator):
     @classmethod
     def from_bundle(cls, folder) -> Forecaster:
         """The fitted forecaster saved in ``folder``."""
-        saved = load_state(folder)
+        saved = load_state(folder, keys=("params", "state"))
         model = cls(**saved["params"])
         model._load_state(saved["state"])
         return model

@@ -48,7 +48,7 @@ from torch import nn
 
 from vatrack.data import LABELS, sort_diary
 from vatrack.encoders import make_tokens_fn
-from vatrack.errors import VatrackError
+from vatrack.errors import RunInterrupted, VatrackError
 from vatrack.features import (
     Examples,
     FeatureSpec,
@@ -128,6 +128,10 @@ class SequenceConfig(BaseModel):
             raise ValueError(f"attention width 2*lstm_hidden = {2 * self.lstm_hidden} is not divisible by attn_heads = {self.attn_heads}")
         if any(w < 1 or w > 16384 for w in self.fusion):
             raise ValueError(f"fusion widths must be between 1 and 16384, got {self.fusion}")
+        names = str(self.encoder).split("+")
+        if not all(name.strip() for name in names):
+            raise ValueError(f"encoder '{self.encoder}' names an empty encoder; use minilm, mpnet, minilm+mpnet, "
+                             "a Hugging Face id or a local model folder")
         if self.encoder_mode == "finetune" and len(encoder_names(self.encoder)) > 1:
             raise ValueError(f"fine-tune mode takes one encoder, got '{self.encoder}'; combine encoders in frozen mode")
         return self
@@ -415,7 +419,17 @@ class SequenceRegressor(BaseEstimator):
                 config=self.config.model_copy(update={"epochs": best_epoch, "refit": False}),
                 encoder=None, mode=None, overrides=None, max_length=None,  # already inside self.config
                 val="none", run_dir=None, progress=False)
-            fit_sequence(fresh, train)
+            # The refit starts from scratch: never from the validation phase's resume checkpoint
+            # (another vocabulary, another network size), whatever --resume continued.
+            fresh.trainer_options.pop("resume_from", None)
+            try:
+                fit_sequence(fresh, train)
+            except RunInterrupted as stop:
+                if self.run_dir is None:
+                    raise
+                raise RunInterrupted(stop.signal_name, f"training stopped by {stop.signal_name} during the refit on all "
+                                     "rows (the validation phase had finished); rerun the same command with --resume "
+                                     "to redo the refit") from None
             self.net, self.state = fresh.net, fresh.state
             self.fit_info["refit_epochs"] = best_epoch
             # The refit network saw the validation rows, so it has no held-out figure of its own.
@@ -511,7 +525,9 @@ class SequenceRegressor(BaseEstimator):
         meta = read_meta(folder)
         if meta.get("kind") != cls.kind:
             raise VatrackError(f"{folder}: holds a '{meta.get('kind')}' model, not a sequence model")
-        saved = load_state(folder)
+        saved = load_state(folder, keys=("config", "seed", "val", "state", "text_dim"))
+        if not isinstance(saved["config"], dict) or not isinstance(saved["state"], dict):
+            raise VatrackError(f"{folder / 'state.pkl'}: not the state of a sequence model; retrain the model")
         model = cls(make_config(saved["config"], f"{folder}/state.pkl"), seed=saved["seed"], val=saved["val"])
         model.state, model.fit_info = saved["state"], saved.get("fit_info", {})
         encoder, normalize = None, False
@@ -582,4 +598,5 @@ def clone_unfitted(model: SequenceRegressor) -> SequenceRegressor:
     """A fresh estimator with the same configuration (used by refit)."""
     fresh = copy.copy(model)
     fresh.net, fresh.state, fresh.fit_info = None, {}, {}
+    fresh.trainer_options = dict(model.trainer_options)  # its own: a refit must not change the original's
     return fresh

@@ -276,10 +276,36 @@ def comparison_report(comparison: Comparison, out_dir, title: str | None = None)
 def _read_run(run_dir: Path) -> tuple[dict, pd.DataFrame, dict]:
     import yaml
 
-    config = yaml.safe_load((run_dir / "config.yaml").read_text(encoding="utf-8")) if (run_dir / "config.yaml").exists() else {}
-    history = pd.read_csv(run_dir / "history.csv") if (run_dir / "history.csv").exists() else pd.DataFrame()
-    metrics = json.loads((run_dir / "metrics.json").read_text(encoding="utf-8")) if (run_dir / "metrics.json").exists() else {}
-    return config or {}, history, metrics
+    def unreadable(name: str, what: str) -> VatrackError:
+        return VatrackError(f"{run_dir / name}: {what}; it was not written by vatrack train (or was damaged): "
+                            f"restore it, delete it, or retrain the run")
+
+    config, history, metrics = {}, pd.DataFrame(), {}
+    if (run_dir / "config.yaml").exists():
+        try:
+            config = yaml.safe_load((run_dir / "config.yaml").read_text(encoding="utf-8")) or {}
+        except (yaml.YAMLError, UnicodeDecodeError):
+            raise unreadable("config.yaml", "not readable YAML") from None
+        if not isinstance(config, dict):
+            raise unreadable("config.yaml", "not a mapping of key: value lines")
+    if (run_dir / "history.csv").exists():
+        try:
+            history = pd.read_csv(run_dir / "history.csv")
+        except (pd.errors.EmptyDataError, pd.errors.ParserError, UnicodeDecodeError):
+            raise unreadable("history.csv", "empty or not a CSV table") from None
+        if "epoch" not in history or pd.to_numeric(history["epoch"], errors="coerce").isna().any():
+            raise unreadable("history.csv", "not a per-epoch history (needs an 'epoch' column and numbers)")
+    if (run_dir / "metrics.json").exists():
+        try:
+            metrics = json.loads((run_dir / "metrics.json").read_text(encoding="utf-8"))
+        except (ValueError, UnicodeDecodeError):
+            raise unreadable("metrics.json", "not valid JSON") from None
+        if not isinstance(metrics, dict) or not isinstance(metrics.get("val_metrics", {}), (dict, type(None))) \
+                or not isinstance(metrics.get("run", {}), dict):
+            raise unreadable("metrics.json", "not the metrics of a vatrack run")
+    if history.empty and not metrics:
+        raise VatrackError(f"{run_dir}: history.csv has no epochs and there is no metrics.json; nothing to report")
+    return config, history, metrics
 
 
 def run_figures(metrics: dict, history: pd.DataFrame) -> dict[str, float]:
@@ -309,6 +335,9 @@ def run_report(run_dir, out_dir=None, targets: list[dict] | None = None) -> dict
     if (run_dir / "summary.json").exists() and not (run_dir / "per_fold.csv").exists():
         return comparison_report(reload_comparison(run_dir, targets), out_dir)
     if (run_dir / "per_fold.csv").exists():
+        if (run_dir / "table.md").exists() and "method" in _csv_header(run_dir / "per_fold.csv"):
+            raise VatrackError(f"{run_dir}: a `vatrack forecast-cv` folder; its report is {run_dir / 'table.md'} "
+                               "(`vatrack report` reads train, cv and compare folders)")
         result = load_version_folder(run_dir)
         comparison = compare_results([result], targets=targets, meta={
             "data": "", "folds": int(result.per_fold["fold"].nunique()),
@@ -318,6 +347,13 @@ def run_report(run_dir, out_dir=None, targets: list[dict] | None = None) -> dict
         raise VatrackError(f"{run_dir}: neither a training run (history.csv, metrics.json), a CV folder (per_fold.csv) "
                            "nor a comparison (summary.json); nothing to report")
     return _single_run_report(run_dir, out_dir, targets)
+
+
+def _csv_header(path: Path) -> list[str]:
+    try:
+        return list(pd.read_csv(path, nrows=0).columns)
+    except (pd.errors.EmptyDataError, pd.errors.ParserError, UnicodeDecodeError, OSError):
+        return []
 
 
 def _single_run_report(run_dir: Path, out_dir: Path, targets: list[dict] | None) -> dict[str, Path]:

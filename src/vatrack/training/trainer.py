@@ -17,7 +17,9 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import json
 import math
+import os
 import tempfile
 import time
 import warnings
@@ -27,10 +29,12 @@ import lightning as L
 import pandas as pd
 import torch
 from lightning.pytorch.callbacks import EarlyStopping, ModelCheckpoint, RichProgressBar
+from lightning.pytorch.plugins.io import TorchCheckpointIO
 from lightning.pytorch.utilities.exceptions import SIGTERMException
 
 from vatrack.data import LABELS
-from vatrack.errors import RunInterrupted, VatrackError
+from vatrack.errors import RunInterrupted, VatrackError, sigterm_deferred
+from vatrack.io import atomic_path, write_json
 from vatrack.progress import enabled as progress_enabled
 from vatrack.protocols import official_style_folds, strip_labels
 from vatrack.training.data import TrainWindows, eval_loader, train_loader
@@ -58,7 +62,29 @@ class _ProgressBar(RichProgressBar):
         return metrics
 
 
-class _ResumeCheckpoint(ModelCheckpoint):
+class _RunCheckpoint(ModelCheckpoint):
+    """ModelCheckpoint that survives its run folder being moved or renamed.
+
+    Lightning restores the best path (absolute, into the old folder) but not the best score
+    when the folder differs, so the first resumed epoch would overwrite best.ckpt with a
+    worse model. The saved state is rebased onto this run's checkpoint folder instead.
+    """
+
+    def load_state_dict(self, state_dict: dict) -> None:
+        old = state_dict.get("dirpath")
+        if old and self.dirpath and old != self.dirpath:
+            def moved(path):
+                return os.path.join(self.dirpath, os.path.basename(path)) if path else path
+
+            state_dict = {**state_dict, "dirpath": self.dirpath,
+                          "best_model_path": moved(state_dict.get("best_model_path")),
+                          "kth_best_model_path": moved(state_dict.get("kth_best_model_path")),
+                          "last_model_path": moved(state_dict.get("last_model_path")),
+                          "best_k_models": {moved(k): v for k, v in (state_dict.get("best_k_models") or {}).items()}}
+        super().load_state_dict(state_dict)
+
+
+class _ResumeCheckpoint(_RunCheckpoint):
     """The every-epoch full checkpoint; its own state key so it can sit beside the best/last one."""
 
     @property
@@ -70,12 +96,12 @@ def trainer_for(cfg, *, has_val: bool, checkpoint_dir: Path, history_path: Path 
                 options: dict, max_epochs: int) -> tuple[L.Trainer, ModelCheckpoint, HistoryLogger]:
     progress = progress and progress_enabled()   # --quiet silences every bar
     if has_val:
-        checkpoint = ModelCheckpoint(dirpath=checkpoint_dir, filename="best", monitor="val_score", mode="max",
-                                     save_top_k=1, save_weights_only=True, enable_version_counter=False)
+        checkpoint = _RunCheckpoint(dirpath=checkpoint_dir, filename="best", monitor="val_score", mode="max",
+                                    save_top_k=1, save_weights_only=True, enable_version_counter=False)
         callbacks = [EarlyStopping(monitor="val_score", mode="max", patience=cfg.patience, check_finite=False), checkpoint]
     else:
-        checkpoint = ModelCheckpoint(dirpath=checkpoint_dir, filename="last", save_top_k=1, save_weights_only=True,
-                                     enable_version_counter=False)
+        checkpoint = _RunCheckpoint(dirpath=checkpoint_dir, filename="last", save_top_k=1, save_weights_only=True,
+                                    enable_version_counter=False)
         callbacks = [checkpoint]
     resume_from = options.get("resume_from")
     if history_path is not None:
@@ -110,8 +136,28 @@ def trainer_for(cfg, *, has_val: bool, checkpoint_dir: Path, history_path: Path 
         use_distributed_sampler=False,  # our batch sampler shards by rank itself
         log_every_n_steps=10**9,        # nothing is logged per step anyway
         default_root_dir=str(checkpoint_dir),
+        plugins=[AtomicCheckpointIO()],
     )
     return trainer, checkpoint, history
+
+
+class AtomicCheckpointIO(TorchCheckpointIO):
+    """Checkpoints written to a temp file beside the target, then renamed onto it.
+
+    Lightning's default writes through fsspec, which stages the file in the system temp
+    folder and copies it across filesystems: a full disk or a kill during the copy left a
+    truncated best.ckpt in the run folder. A failed write is one VatrackError line.
+    """
+
+    def save_checkpoint(self, checkpoint, path, storage_options=None) -> None:
+        if storage_options is not None:
+            raise TypeError("AtomicCheckpointIO takes no storage_options")
+        with atomic_path(path) as tmp:
+            try:
+                torch.save(checkpoint, tmp)
+            except OSError as err:
+                raise VatrackError(f"cannot write checkpoint {path} ({err.strerror or err}); "
+                                   "free disk space or choose another --out") from None
 
 
 @contextlib.contextmanager
@@ -132,6 +178,29 @@ def _quiet_lightning():
         finally:
             for lg, level in zip(loggers, levels):
                 lg.setLevel(level)
+
+
+def check_trainer_options(trainer: dict) -> None:
+    """Lightning's accelerator / devices / strategy / num_nodes, checked before any work:
+    a bad value or a GPU the machine lacks is one line, not a traceback after the run began."""
+    given = {k: trainer.get(k) for k in ("accelerator", "devices", "strategy", "num_nodes") if trainer.get(k) is not None}
+    if not given:
+        return
+    if "num_nodes" in given and given["num_nodes"] < 1:
+        raise VatrackError(f"--num-nodes must be at least 1 (got {given['num_nodes']})")
+    devices = given.get("devices")
+    if isinstance(devices, str) and devices != "auto" and not all(p.strip().lstrip("-").isdigit()
+                                                                   for p in devices.split(",") if p.strip()):
+        raise VatrackError(f"--devices must be a number, a comma list of device indices or 'auto' (got '{devices}')")
+    shown = ", ".join(f"--{k.replace('_', '-')} {v}" for k, v in given.items())
+    try:
+        with _quiet_lightning():
+            L.Trainer(accelerator=given.get("accelerator") or "auto", devices=given.get("devices") or 1,
+                      strategy=given.get("strategy") or "auto", num_nodes=given.get("num_nodes") or 1, logger=False,
+                      enable_checkpointing=False, enable_progress_bar=False, enable_model_summary=False)
+    except Exception as err:  # MisconfigurationException, ValueError, RuntimeError: all mean "not here"
+        why = " ".join(str(err).split())[:300] or type(err).__name__
+        raise VatrackError(f"{shown}: not usable on this machine ({why})") from None
 
 
 def fit_sequence(model, train: pd.DataFrame) -> None:
@@ -176,27 +245,44 @@ def fit_sequence(model, train: pd.DataFrame) -> None:
     steps = math.ceil(len(loader) / cfg.grad_accum) * cfg.epochs
     module = SequenceModule(model.net, cfg, total_steps=steps, val_gold=val_gold, encode_val=encode_val)
     run_dir = model.run_dir
+    resume_from = model.trainer_options.get("resume_from")
+    stopped_early = None
     with contextlib.ExitStack() as stack:
         if run_dir is not None:
             checkpoint_dir = run_dir / "checkpoints"
         else:
             checkpoint_dir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="vatrack-ckpt-")))
+        # Written when the loop has ended; a --resume after that (e.g. stopped during a refit)
+        # takes the kept checkpoint as it is instead of training the finished loop further.
+        finished = checkpoint_dir / FIT_DONE if run_dir is not None else None
+        done = _read_fit_done(finished) if resume_from and finished is not None else None
         with _quiet_lightning():
             trainer, checkpoint, history = trainer_for(
                 cfg, has_val=val_rows is not None, checkpoint_dir=checkpoint_dir,
                 history_path=run_dir / "history.csv" if run_dir is not None else None,
                 progress=model.progress, options=model.trainer_options, max_epochs=cfg.epochs)
             module.cfg_seed = seed
-            try:
-                trainer.fit(module, train_dataloaders=loader, val_dataloaders=val_loader,
-                            ckpt_path=model.trainer_options.get("resume_from"))
-            except SIGTERMException:
-                # Lightning stops cleanly on SIGTERM but exits 0; a scheduler must see a failure.
-                raise _interrupted("SIGTERM", trainer, run_dir) from None
-            except SystemExit:
-                # ... and turns Ctrl+C into a bare sys.exit(1) after its own clean-up.
-                raise _interrupted("SIGINT", trainer, run_dir) from None
-        best_path = checkpoint.best_model_path or checkpoint.last_model_path
+            if done is None:
+                try:
+                    # Lightning stops by itself at the next step on SIGTERM: no exception in the
+                    # middle of a checkpoint write.
+                    with sigterm_deferred():
+                        trainer.fit(module, train_dataloaders=loader, val_dataloaders=val_loader, ckpt_path=resume_from)
+                except SIGTERMException:
+                    # Lightning stops cleanly on SIGTERM but exits 0; a scheduler must see a failure.
+                    raise _interrupted("SIGTERM", trainer, run_dir) from None
+                except SystemExit:
+                    # ... and turns Ctrl+C into a bare sys.exit(1) after its own clean-up.
+                    raise _interrupted("SIGINT", trainer, run_dir) from None
+                best_path = checkpoint.best_model_path or checkpoint.last_model_path
+                stopper = trainer.early_stopping_callback
+                stopped_early = bool(stopper is not None and stopper.stopped_epoch > 0)
+                if finished is not None and trainer.global_rank == 0:
+                    write_json(finished, {"checkpoint": Path(best_path).name if best_path else None,
+                                          "stopped_early": stopped_early})
+            else:
+                best_path = str(checkpoint_dir / done["checkpoint"]) if done.get("checkpoint") else ""
+                stopped_early = bool(done.get("stopped_early"))
         if best_path and Path(best_path).exists():
             saved = torch.load(best_path, map_location="cpu", weights_only=False)
             module.load_state_dict(saved["state_dict"])
@@ -217,11 +303,25 @@ def fit_sequence(model, train: pd.DataFrame) -> None:
     if val_rows is not None:
         best = frame.loc[frame["val_score"].idxmax()] if "val_score" in frame else None
         info["best_epoch"] = int(best["epoch"]) if best is not None else None
-        stopper = trainer.early_stopping_callback
-        info["stopped_early"] = bool(stopper is not None and stopper.stopped_epoch > 0)
+        info["stopped_early"] = stopped_early
         info["val_metrics"] = _val_metrics(model, val_examples, val_gold)
     info["train_time_s"] = round(time.perf_counter() - started, 3)
     model.fit_info = info
+
+
+FIT_DONE = "fit-done.json"
+
+
+def _read_fit_done(path: Path) -> dict | None:
+    if not path.exists():
+        return None
+    try:
+        done = json.loads(path.read_text(encoding="utf-8"))
+        if isinstance(done, dict) and (done.get("checkpoint") is None or isinstance(done["checkpoint"], str)):
+            return done
+    except (OSError, ValueError):
+        pass
+    raise VatrackError(f"{path}: unreadable (not written by vatrack); pass --force to train the run again")
 
 
 def _interrupted(signal_name: str, trainer, run_dir) -> RunInterrupted:
