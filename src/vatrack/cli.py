@@ -331,6 +331,7 @@ def demo(
     from vatrack.experiments.demo import next_command, prepare_demo_dir, run_demo
     from vatrack.reporting import track_report
 
+    _seed(seed)
     prepare_demo_dir(out, force=force)
     _threads(threads)
     done = run_demo(out, encoder=encoder, seed=seed, on_event=_say)
@@ -436,6 +437,7 @@ def track(
         raise VatrackError("give --run (a trained model) or --method/--preset (fit one here), not both")
     if method and preset:
         raise VatrackError("give --method or --preset, not both")
+    _seed(seed)
     prepare_run_dir(out, force=force)   # before any work: a taken folder fails at once
     _threads(threads)
     result = run_track(data, fmt, method=method, preset=preset, run=run, encoder=encoder, folds=folds, seed=seed,
