@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -32,8 +33,12 @@ def tiny_args(*extra: str) -> list[str]:
     return [a for item in [*TINY, *extra] for a in ("--set", item)]
 
 
+# The start/end lines a long phase prints in a log (vatrack.progress) are not errors.
+PROGRESS_LINE = re.compile(r"^.+: \d+ \w+ (\.\.\.|in \d+ s \(\d+ \w+/s\))$")
+
+
 def one_error_line(stderr: str) -> str:
-    lines = [line for line in stderr.splitlines() if line.strip()]
+    lines = [line for line in stderr.splitlines() if line.strip() and not PROGRESS_LINE.match(line)]
     assert "Traceback" not in stderr, stderr[-3000:]
     assert len(lines) == 1 and lines[0].startswith("error: "), stderr[-3000:]
     return lines[0]
