@@ -118,7 +118,7 @@ def _threads(threads: int | None) -> int:
 
     One thread is the default because this model's matrices are small: on a quiet 2-core
     machine 2 threads gain < 10 %, and under any competing load OpenMP's threads wait on each
-    other and an epoch took ~9x longer (docs/performance.md).
+    other and an epoch took 6-14x longer (docs/performance.md).
     """
     import torch
 

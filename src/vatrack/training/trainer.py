@@ -16,8 +16,8 @@
 from __future__ import annotations
 
 import contextlib
-import logging
 import json
+import logging
 import math
 import os
 import tempfile
