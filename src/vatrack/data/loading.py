@@ -170,8 +170,11 @@ def _read_raw(path: Path, format: DiaryFormat) -> pd.DataFrame:
         raise VatrackError(f"{path}: contains NUL bytes; this is not a CSV text file")
     if not text.strip():
         raise VatrackError(f"{path}: file is empty; expected a CSV header and rows")
-    sep = format.pick_separator(text, path)
-    _check_field_counts(text, path, sep)
+    try:
+        sep = format.pick_separator(text, path)
+        _check_field_counts(text, path, sep)
+    except csv.Error as err:   # e.g. a lone carriage return inside a field
+        raise VatrackError(f"{path}: not a readable CSV ({err}); save it again as CSV") from None
     try:
         raw = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False, na_values=[""], sep=sep,
                           engine="python" if sep not in (",", ";", "\t", "|") else "c")
