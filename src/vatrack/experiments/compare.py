@@ -109,7 +109,10 @@ class Version:
 
             make_model(self.source)  # unknown names fail here, before any fold runs
             return {"method": self.source, "encoder": self.encoder or "minilm"}
-        return {"ensemble_of": list(self.members), "weights": self.weights}
+        from vatrack.experiments.ensemble import INNER_FOLDS
+
+        return {"ensemble_of": list(self.members), "weights": self.weights,
+                "inner_folds": INNER_FOLDS if self.weights == "cv" else None}
 
     def factory(self) -> Callable[[int], object]:
         """seed -> a fresh, unfitted estimator."""
@@ -338,12 +341,51 @@ def run_version(frame: pd.DataFrame, version: Version, n_folds: int, seeds, cach
     return VersionResult(version, config, key, wanted(per_fold), wanted(predictions), wanted(histories), folder)
 
 
-def ensemble_result(version: Version, members: list[VersionResult]) -> VersionResult:
-    """An ensemble version scored from its members' out-of-fold predictions (see ensemble.py)."""
+def ensemble_result(version: Version, members: list[VersionResult], frame: pd.DataFrame | None = None,
+                    jobs: int = 1, on_event: Callable[[str], None] | None = None) -> VersionResult:
+    """An ensemble version scored from its members' out-of-fold predictions with nested weights
+    (see ensemble.py): each outer fold's weights come from an inner CV inside its training rows.
+    Inner runs are cached beside each member's runs; without ``frame`` only cached ones are used."""
     from vatrack.experiments.ensemble import cv_ensemble
 
-    per_fold, predictions, weights = cv_ensemble({m.name: m.predictions for m in members}, version.weights)
+    inner = None
+    if version.weights == "cv":
+        inner = {m.name: member_inner_oof(m, frame, jobs=jobs, on_event=on_event) for m in members}
+    per_fold, predictions, weights = cv_ensemble({m.name: m.predictions for m in members}, version.weights, inner)
     return VersionResult(version, version.config(), "", per_fold, predictions, weights=weights)
+
+
+def member_inner_oof(member: VersionResult, frame: pd.DataFrame | None, inner_folds: int | None = None,
+                     jobs: int = 1, on_event: Callable[[str], None] | None = None) -> pd.DataFrame:
+    """Inner-CV out-of-fold predictions of ``member`` for each of its outer (seed, fold) runs,
+    tagged outer_seed / outer_fold; cached in the member's folder (``inner_oof_k<F>.csv``)."""
+    from vatrack.experiments.ensemble import INNER_FOLDS, OUTER_KEYS, inner_oof
+    from vatrack.protocols import cv_plan
+
+    inner_folds = inner_folds or INNER_FOLDS
+    say = on_event or (lambda message: None)
+    path = member.folder / f"inner_oof_k{inner_folds}.csv" if member.folder else None
+    cached = (pd.read_csv(path, dtype={"user_id": str, "text_id": str}) if path and path.exists()
+              else pd.DataFrame(columns=[*OUTER_KEYS]))
+    wanted = sorted({(int(s), int(f)) for s, f in member.per_fold[["seed", "fold"]].itertuples(index=False)})
+    have = {(int(s), int(f)) for s, f in cached[OUTER_KEYS].drop_duplicates().itertuples(index=False)}
+    todo = [key for key in wanted if key not in have]
+    if todo:
+        if frame is None:
+            raise VatrackError(f"ensemble member '{member.name}': no cached inner-CV predictions for (seed, fold) "
+                               f"{todo[0]}; rerun `vatrack compare` to compute the nested ensemble weights")
+        n_folds = int(member.per_fold["fold"].max()) + 1
+        folds = {(f.seed, f.fold): f for f in cv_plan(frame, n_folds=n_folds, seeds=sorted({s for s, _ in todo}))}
+        make = member.version.factory()
+        for key in todo:
+            train, _ = folds[key].split(frame)
+            say(f"{member.name}: inner {inner_folds}-fold CV for ensemble weights, seed {key[0]} fold {key[1]}")
+            part = inner_oof(train, make, key[0], inner_folds, jobs).assign(outer_seed=key[0], outer_fold=key[1])
+            cached = pd.concat([cached, part], ignore_index=True) if len(cached) else part
+            if path:
+                write_csv(path, cached)
+    keep = cached.set_index(OUTER_KEYS).index.isin(wanted)
+    return cached[keep].reset_index(drop=True)
 
 
 def load_version_folder(folder) -> VersionResult:
@@ -671,7 +713,7 @@ def run_comparison(frame: pd.DataFrame, versions: list[Version], out_dir, n_fold
             results[v.name] = run_version(frame, v, n_folds, seeds, cache_root, fingerprint, on_event, jobs=jobs)
     for v in versions:
         if v.kind == "ensemble":
-            results[v.name] = ensemble_result(v, [results[m] for m in v.members])
+            results[v.name] = ensemble_result(v, [results[m] for m in v.members], frame, jobs=jobs, on_event=on_event)
     meta = {"data": data_label, "data_fingerprint": fingerprint, "rows": int(len(frame)),
             "users": int(frame["user_id"].nunique()), "folds": n_folds, "seeds": [int(s) for s in seeds],
             "cache_dir": _portable(cache_root, out_dir), "wall_time_s": round(time.perf_counter() - started, 1),

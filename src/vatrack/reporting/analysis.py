@@ -234,7 +234,7 @@ def _ensembles(report: Report, c: Comparison) -> None:
         members = r.version.members
         report.table(pd.DataFrame([{"member": m, **{f"weight {d}": fmt_mean_std(mean.loc["mean", f"{d}.{m}"], mean.loc["std", f"{d}.{m}"])
                                                    for d in LABELS}} for m in members]),
-                     caption=f"weights ({r.version.weights}) per (seed, fold), fitted on that seed's other folds only")
+                     caption=f"weights ({r.version.weights}) per (seed, fold), fitted by an inner CV inside that fold's training rows only (nested)")
 
 
 def _per_fold(report: Report, c: Comparison) -> None:
