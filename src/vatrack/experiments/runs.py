@@ -54,7 +54,9 @@ def train_run(data_path, preset="v3.3", out="runs/train", *, encoder: str | None
         raise VatrackError(f"--val must be cv or none (got '{val}')")
     logger = check_logger(logger)   # before any work: a missing package is one line, not a late crash
     config = resolve_config(preset, encoder=encoder, mode=mode, overrides=overrides)
-    train = load_diary(data_path, require_labels=True)
+    from vatrack.protocols import model_inputs
+
+    train = model_inputs(load_diary(data_path, require_labels=True))  # no column carrying later rows
     out = Path(out)
     writer = launcher_rank() == 0
     resume_from = _resume_checkpoint(out, config_yaml(config)) if resume else None

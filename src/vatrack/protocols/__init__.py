@@ -1,5 +1,7 @@
 """Protocols: the official split, official-style CV folds, forecasting instances."""
 
-from vatrack.protocols.splits import Fold, cv_plan, fold_summary, official_split, official_style_folds, strip_labels
+from vatrack.protocols.splits import (FUTURE_COLUMNS, Fold, cv_plan, fold_summary, model_inputs, official_split,
+                                      official_style_folds, strip_labels)
 
-__all__ = ["Fold", "cv_plan", "fold_summary", "official_split", "official_style_folds", "strip_labels"]
+__all__ = ["FUTURE_COLUMNS", "Fold", "cv_plan", "fold_summary", "model_inputs", "official_split", "official_style_folds",
+           "strip_labels"]

@@ -17,6 +17,19 @@ import pandas as pd
 from vatrack.data.schema import LABEL_COLUMNS
 from vatrack.errors import VatrackError
 
+# Columns the task's files derive from *later* rows: 2A's state_change_* (next value minus
+# this one), 2B's disposition_change_* (second-half mean minus first-half mean) and group
+# (which half a row is in). In the marker files they equal the forecasting CV's gold; they
+# may only ever build targets, never reach a model as input.
+FUTURE_COLUMNS = ("state_change_valence", "state_change_arousal", "disposition_change_valence",
+                  "disposition_change_arousal", "group")
+
+
+def model_inputs(frame: pd.DataFrame) -> pd.DataFrame:
+    """``frame`` without the columns that carry the future (:data:`FUTURE_COLUMNS`): what any
+    model may be fitted on. Labels (valence, arousal) stay; strip_labels removes those too."""
+    return frame.drop(columns=[c for c in FUTURE_COLUMNS if c in frame.columns])
+
 
 @dataclass(frozen=True)
 class Fold:
@@ -29,7 +42,9 @@ class Fold:
     extra: dict = field(default_factory=dict, compare=False)
 
     def split(self, frame: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
-        """(train rows, held-out rows with gold labels and is_seen_user)."""
+        """(train rows, held-out rows with gold labels and is_seen_user); neither carries
+        :data:`FUTURE_COLUMNS` (a marker file's targets would leak held-out labels)."""
+        frame = model_inputs(frame)
         train = frame.iloc[self.train_index].reset_index(drop=True)
         test = frame.iloc[self.test_index].reset_index(drop=True)
         test["is_seen_user"] = test["user_id"].isin(self.seen_users).to_numpy()
@@ -37,8 +52,9 @@ class Fold:
 
 
 def strip_labels(frame: pd.DataFrame) -> pd.DataFrame:
-    """The frame a model may see at prediction time: every gold column removed."""
-    return frame.drop(columns=[c for c in LABEL_COLUMNS if c in frame.columns])
+    """The frame a model may see at prediction time: every gold column and every column
+    derived from later rows (FUTURE_COLUMNS, e.g. ``group``) removed."""
+    return frame.drop(columns=[c for c in (*LABEL_COLUMNS, *FUTURE_COLUMNS) if c in frame.columns])
 
 
 def official_style_folds(frame: pd.DataFrame, n_folds: int = 5, seed: int = 0,
