@@ -355,6 +355,8 @@ def compare(
     folds: int = typer.Option(5, help="folds per seed"),
     reference: Optional[str] = typer.Option(None, help="version the deltas are taken against (default: the first)"),
     targets: Optional[Path] = typer.Option(None, help="targets.yaml: list of {name, metric, threshold}"),
+    candidate: Optional[str] = typer.Option(None, help="version the success criteria are judged on, named in advance "
+                                            "(never the highest-scoring one; without it they are not judged)"),
     cache: Optional[Path] = typer.Option(None, help="folder of cached CV runs (default: OUT/cache)"),
     encoder: Optional[str] = typer.Option(None, help="encoder for every version (default: each preset's own; minilm for baselines)"),
     set_: list[str] = typer.Option([], "--set", help="override for every preset, key=value (repeatable)"),
@@ -380,7 +382,7 @@ def compare(
     _say(f"comparing {', '.join(v.name for v in versions)}: {folds} folds × {seeds} seeds on {data}")
     comparison = run_comparison(frame, versions, out, n_folds=folds, seeds=range(seeds), reference=reference,
                                 targets=target_list, cache_dir=cache, alpha=alpha, on_event=_say, data_label=str(data),
-                                command=" ".join(["vatrack", "compare", *sys.argv[2:]]), jobs=jobs)
+                                command=" ".join(["vatrack", "compare", *sys.argv[2:]]), jobs=jobs, candidate=candidate)
     paths = comparison_report(comparison, out)
     for r in comparison.results:
         s = comparison.stat(r.name, HEADLINE)
@@ -390,7 +392,7 @@ def compare(
             t = test.iloc[0]
             line += f"; vs {comparison.reference} {t['delta']:+.3f} ({t['verdict']}, Wilcoxon p {t['p_wilcoxon']:.3f})"
         _say(line)
-    _say(f"best: {comparison.best}; wrote {paths['markdown']}, {paths['html']}, {Path(out) / 'summary.json'}")
+    _say(f"highest mean: {comparison.best} (a max-pick); success criteria judged on: {comparison.candidate or 'none named'}; wrote {paths['markdown']}, {paths['html']}, {Path(out) / 'summary.json'}")
 
 
 @app.command()

@@ -478,8 +478,14 @@ def load_targets(path) -> list[dict]:
     return targets
 
 
-def evaluate_targets(targets: list[dict], stats: pd.DataFrame, default_version: str) -> pd.DataFrame:
-    """Pass/miss of each target on its version's mean; also whether the 95% CI clears it."""
+def evaluate_targets(targets: list[dict], stats: pd.DataFrame, candidate: str | None) -> pd.DataFrame:
+    """Pass/miss of each target on its version's mean; also whether the 95% CI clears it.
+
+    A target is judged on the version it names, else on ``candidate`` — a version named
+    before the runs (``--candidate``), never the one that happened to score highest (the
+    maximum of several noisy means is optimistic). With neither, the target is listed as
+    "not judged".
+    """
     rows = []
     known = set(stats["metric"])
     for target in targets:
@@ -487,12 +493,18 @@ def evaluate_targets(targets: list[dict], stats: pd.DataFrame, default_version: 
         if metric not in known:
             sample = ", ".join(m for m in COMPARE_METRICS if m in known)
             raise VatrackError(f"target '{target['name']}': unknown metric '{metric}'; use a flat name such as {sample}")
-        version = target.get("version") or default_version
+        version = target.get("version") or candidate
+        sense = target.get("direction") or (">=" if direction(metric) >= 0 else "<=")
+        if version is None:
+            rows.append({"name": target["name"], "version": None, "metric": metric, "direction": sense,
+                         "threshold": target["threshold"], "mean": math.nan, "std": math.nan, "ci_low": math.nan,
+                         "ci_high": math.nan, "delta": math.nan, "status": "not judged (no --candidate)",
+                         "ci_clears": False})
+            continue
         row = stats[(stats["version"] == version) & (stats["metric"] == metric)]
         if row.empty:
             raise VatrackError(f"target '{target['name']}': no version named '{version}' in this comparison")
         row = row.iloc[0]
-        sense = target.get("direction") or (">=" if direction(metric) >= 0 else "<=")
         sign = 1.0 if sense == ">=" else -1.0
         delta = row["mean"] - target["threshold"]
         met = bool(sign * delta >= 0)
@@ -608,13 +620,14 @@ def overfitting_note(histories: pd.DataFrame) -> str:
 class Comparison:
     results: list[VersionResult]
     reference: str
-    best: str
+    best: str                 # highest headline mean: a max-pick, for orientation only
     stats: pd.DataFrame       # version, metric, mean, std, ci_low, ci_high, n  (every per-fold metric)
     tests: pd.DataFrame       # version, metric, delta, ci_low, ci_high, p_bootstrap, p_wilcoxon, n_pairs, verdict
     targets: pd.DataFrame     # see evaluate_targets
     config_diff: pd.DataFrame
     same_keys: int
     meta: dict = field(default_factory=dict)
+    candidate: str | None = None   # named before the runs (--candidate); success criteria are judged on it
 
     def result(self, name: str) -> VersionResult:
         return next(r for r in self.results if r.name == name)
@@ -651,7 +664,8 @@ class Comparison:
                 k: clean(getattr(row, k))
                 for k in ("delta", "ci_low", "ci_high", "p_bootstrap", "p_wilcoxon", "n_pairs", "verdict")}
         return {
-            **self.meta, "reference": self.reference, "best": self.best, "headline": HEADLINE,
+            **self.meta, "reference": self.reference, "best": self.best, "candidate": self.candidate,
+            "headline": HEADLINE,
             "order": [r.name for r in self.results],
             "versions": versions, "comparisons_vs_reference": comparisons,
             "targets": [{k: clean(v) for k, v in row.items()} for row in self.targets.to_dict(orient="records")],
@@ -659,14 +673,18 @@ class Comparison:
 
 
 def compare_results(results: list[VersionResult], reference: str | None = None, targets: list[dict] | None = None,
-                    alpha: float = ALPHA, meta: dict | None = None) -> Comparison:
-    """Statistics, paired tests against ``reference`` (default: the first version), targets."""
+                    alpha: float = ALPHA, meta: dict | None = None, candidate: str | None = None) -> Comparison:
+    """Statistics, paired tests against ``reference`` (default: the first version), targets
+    judged on ``candidate`` (default: the only version when there is one; else none)."""
     if not results:
         raise VatrackError("nothing to compare")
     names = [r.name for r in results]
     reference = reference or names[0]
     if reference not in names:
         raise VatrackError(f"--reference '{reference}' is not one of the versions: {', '.join(names)}")
+    candidate = candidate or (names[0] if len(names) == 1 else None)
+    if candidate not in (None, *names):
+        raise VatrackError(f"--candidate '{candidate}' is not one of the versions: {', '.join(names)}")
     stats_rows = []
     for r in results:
         metrics = [c for c in r.per_fold.columns if c not in ("seed", "fold")]
@@ -681,19 +699,19 @@ def compare_results(results: list[VersionResult], reference: str | None = None, 
                                   "n_pairs", "verdict"])
     headline = stats[stats["metric"] == HEADLINE].set_index("version")["mean"].reindex(names)
     best = headline.idxmax() if headline.notna().any() else names[0]
-    target_table = evaluate_targets(targets if targets is not None else DEFAULT_TARGETS, stats, best)
+    target_table = evaluate_targets(targets if targets is not None else DEFAULT_TARGETS, stats, candidate)
     # Presets share one schema, so their diff is the "changes from v3.0" table; baselines and
     # ensembles have configs of their own shape and join the diff only without two presets.
     presets = {r.name: r.config for r in results if r.version.kind == "preset"}
     diff, same = config_diff(presets if len(presets) >= 2 else {r.name: r.config for r in results})
     return Comparison(results, reference, best, stats, tests, target_table, diff, same,
-                      {"alpha": alpha, **(meta or {})})
+                      {"alpha": alpha, **(meta or {})}, candidate)
 
 
 def run_comparison(frame: pd.DataFrame, versions: list[Version], out_dir, n_folds: int = 5, seeds=(0, 1, 2),
                    reference: str | None = None, targets: list[dict] | None = None, cache_dir=None,
                    alpha: float = ALPHA, on_event: Callable[[str], None] | None = None, data_label: str = "",
-                   command: str | None = None, jobs: int = 1) -> Comparison:
+                   command: str | None = None, jobs: int = 1, candidate: str | None = None) -> Comparison:
     """Run (or reuse) every version's CV, compare, write OUT/summary.json. Returns the comparison."""
     out_dir = Path(out_dir)
     cache_root = Path(cache_dir) if cache_dir else out_dir / "cache"
@@ -703,6 +721,8 @@ def run_comparison(frame: pd.DataFrame, versions: list[Version], out_dir, n_fold
     names = [v.name for v in versions]
     if reference is not None and reference not in names:
         raise VatrackError(f"--reference '{reference}' is not one of the versions: {', '.join(names)}")
+    if candidate is not None and candidate not in names:
+        raise VatrackError(f"--candidate '{candidate}' is not one of the versions: {', '.join(names)}")
     for target in targets or []:
         if target.get("version") and target["version"] not in names:
             raise VatrackError(f"target '{target['name']}': no version named '{target['version']}'; versions: {', '.join(names)}")
@@ -718,7 +738,7 @@ def run_comparison(frame: pd.DataFrame, versions: list[Version], out_dir, n_fold
             "users": int(frame["user_id"].nunique()), "folds": n_folds, "seeds": [int(s) for s in seeds],
             "cache_dir": _portable(cache_root, out_dir), "wall_time_s": round(time.perf_counter() - started, 1),
             "command": command, "default_targets": targets is None, "jobs": int(jobs)}
-    comparison = compare_results([results[v.name] for v in versions], reference, targets, alpha, meta)
+    comparison = compare_results([results[v.name] for v in versions], reference, targets, alpha, meta, candidate)
     write_json(out_dir / "summary.json", comparison.summary(out_dir))
     return comparison
 
@@ -776,4 +796,5 @@ def reload_comparison(out_dir, targets: list[dict] | None = None) -> Comparison:
     results.sort(key=lambda r: order.index(r.name))
     meta = {k: summary.get(k) for k in ("data", "data_fingerprint", "rows", "users", "folds", "seeds", "cache_dir",
                                         "wall_time_s", "command", "default_targets")}
-    return compare_results(results, summary.get("reference"), targets, summary.get("alpha", ALPHA), meta)
+    return compare_results(results, summary.get("reference"), targets, summary.get("alpha", ALPHA), meta,
+                           summary.get("candidate"))

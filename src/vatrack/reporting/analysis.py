@@ -66,8 +66,9 @@ def _intro(report: Report, c: Comparison) -> None:
 
 
 def _final_results(report: Report, c: Comparison) -> None:
-    best = c.best
-    report.heading(f"Final results — best version: {best}")
+    best = c.candidate or c.best
+    report.heading(f"Final results — candidate (named in advance): {best}" if c.candidate
+                   else f"Final results — best version: {best}")
     rows = [
         ("composite r, avg of V and A (leaderboard figure)", HEADLINE),
         ("composite r, valence", "all.valence.r_composite"),
@@ -88,7 +89,9 @@ def _final_results(report: Report, c: Comparison) -> None:
                            "95% CI": fmt_ci(stats[m]["ci_low"], stats[m]["ci_high"]), "runs": stats[m]["n"]}
                           for label, m in rows if stats[m]["n"]])
     report.table(table)
-    report.text("Best = highest mean composite r (avg of valence and arousal) under this CV. Train CCC is taken at the "
+    report.text(("Candidate = the version named with --candidate before the runs; " if c.candidate else
+                 "Best = highest mean composite r (avg of valence and arousal) under this CV: a maximum over versions, "
+                 "optimistic by construction — name a --candidate to judge one. ") + "Train CCC is taken at the "
                 "kept epoch for trained models and in-sample for baselines; the gap is train CCC minus held-out CCC.",
                 kind="note")
 
@@ -99,11 +102,15 @@ def _targets(report: Report, c: Comparison) -> None:
         report.text("No targets given (pass --targets targets.yaml).")
         return
     table = pd.DataFrame([{
-        "criterion": t["name"], "version": t["version"], "metric": t["metric"],
+        "criterion": t["name"], "version": t["version"] or "—", "metric": t["metric"],
         "target": f"{t['direction']} {fmt(t['threshold'])}", "result": fmt_mean_std(t["mean"], t["std"]),
         "delta": fmt_signed(t["delta"]), "status": t["status"], "95% CI clears target": "yes" if t["ci_clears"] else "no",
     } for t in c.targets.to_dict(orient="records")])
     report.table(table)
+    judged = sorted({t for t in c.targets["version"].dropna()})
+    report.text(f"Judged on: {', '.join(judged)} (named in advance: --candidate or the target's own version; never "
+                "the highest-scoring version)." if judged else "Not judged: no --candidate named. Success criteria are "
+                "judged only on a version named before the runs (--candidate), never on the maximum.", kind="note")
     if c.meta.get("default_targets"):
         report.text("Default targets: the public leaderboard's composite r on the official test (organisers' Linear(BERT) "
                     ".557/.299, rank 1 .667/.554). CV figures on the training data are not leaderboard figures; "
