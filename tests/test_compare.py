@@ -211,6 +211,19 @@ def test_compare_cli_writes_every_file_and_reuses_runs(tmp_path, task_files, tin
     assert set(json.loads((out / "summary.json").read_text())["versions"]) == {"mean"}
 
 
+def test_compare_confirm_runs_confirmation_seeds_and_names_the_candidate(tmp_path, task_files, capsys):
+    out = tmp_path / "report"
+    code, stdout, err = run_cli(["compare", "--data", task_files["train"], "--out", out, "--methods", "mean,user-mean",
+                                 "--seeds", "1", "--folds", "2", "--confirm", "--candidate", "user-mean"], capsys)
+    assert code == 0, err
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["seeds"] == [1000] and summary["seed_set"] == "confirmation" and summary["candidate"] == "user-mean"
+    assert {t["version"] for t in summary["targets"]} == {"user-mean"}
+    markdown = (out / "report.md").read_text()
+    assert "confirmation seeds" in markdown and "Judged on: user-mean" in markdown
+    assert "success criteria judged on: user-mean" in stdout
+
+
 def test_compare_cli_errors_are_one_line(tmp_path, task_files, capsys):
     code, _, err = run_cli(["compare", "--data", task_files["train"], "--out", tmp_path / "r", "--methods", "mean",
                             "--reference", "nope"], capsys)

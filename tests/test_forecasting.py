@@ -358,6 +358,11 @@ def test_forecast_cv_command_prints_every_method(marker_file, capsys, tmp_path):
     for name in ("linear-prev", "zero", "mean-reversion", "reference"):
         assert name in stdout
     assert (tmp_path / "cv" / "table.md").exists()
+    code, stdout, err = run_cli(["forecast-cv", "--task", "subtask2b", "--data", path, "--folds", "2", "--seeds", "1",
+                                 "--methods", "mean-reversion", "--confirm", "--out", tmp_path / "confirm"], capsys)
+    assert code == 0, err
+    assert "confirmation seeds [1000]" in stdout
+    assert set(pd.read_csv(tmp_path / "confirm" / "per_fold.csv")["seed"]) == {1000}
 
 
 # --- the real task files (skipped when absent; nothing copied) --------------------------------

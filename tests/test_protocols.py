@@ -96,3 +96,18 @@ def test_columns_carrying_the_future_never_reach_a_subtask1_model(diaries):
     run_cv(frame, _Spy, n_folds=2, seeds=(0,))
     assert len(_Spy.seen) == 4 and all(not (cols & set(FUTURE)) for cols in _Spy.seen)
     assert all("valence" in cols for cols in _Spy.seen[::2])  # fit does get the training labels
+
+
+def test_development_and_confirmation_seeds_never_overlap():
+    from vatrack.protocols import CONFIRMATION_SEEDS, check_development_seeds, cv_seeds, seed_set
+
+    assert cv_seeds(3) == (0, 1, 2) and cv_seeds(3, confirm=True) == (1000, 1001, 1002)
+    assert CONFIRMATION_SEEDS == (1000, 1001, 1002, 1003, 1004)  # documented in docs/results.md: never change
+    assert seed_set(cv_seeds(5, True)) == "confirmation" and seed_set((0, 1)) == "development"
+    assert seed_set((0, 1000)) == "mixed"
+    with pytest.raises(VatrackError, match="at most|or fewer"):
+        cv_seeds(6, confirm=True)
+    with pytest.raises(VatrackError, match="confirmation seeds"):
+        check_development_seeds((0, 1003), "a sweep")
+    with pytest.raises(VatrackError, match="at least 1"):
+        cv_seeds(0)

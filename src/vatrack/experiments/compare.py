@@ -713,6 +713,8 @@ def run_comparison(frame: pd.DataFrame, versions: list[Version], out_dir, n_fold
                    alpha: float = ALPHA, on_event: Callable[[str], None] | None = None, data_label: str = "",
                    command: str | None = None, jobs: int = 1, candidate: str | None = None) -> Comparison:
     """Run (or reuse) every version's CV, compare, write OUT/summary.json. Returns the comparison."""
+    from vatrack.protocols import seed_set
+
     out_dir = Path(out_dir)
     cache_root = Path(cache_dir) if cache_dir else out_dir / "cache"
     fingerprint = data_fingerprint(frame)
@@ -736,6 +738,7 @@ def run_comparison(frame: pd.DataFrame, versions: list[Version], out_dir, n_fold
             results[v.name] = ensemble_result(v, [results[m] for m in v.members], frame, jobs=jobs, on_event=on_event)
     meta = {"data": data_label, "data_fingerprint": fingerprint, "rows": int(len(frame)),
             "users": int(frame["user_id"].nunique()), "folds": n_folds, "seeds": [int(s) for s in seeds],
+            "seed_set": seed_set(seeds),
             "cache_dir": _portable(cache_root, out_dir), "wall_time_s": round(time.perf_counter() - started, 1),
             "command": command, "default_targets": targets is None, "jobs": int(jobs)}
     comparison = compare_results([results[v.name] for v in versions], reference, targets, alpha, meta, candidate)
@@ -794,7 +797,7 @@ def reload_comparison(out_dir, targets: list[dict] | None = None) -> Comparison:
         targets = [{k: t[k] for k in ("name", "metric", "threshold", "direction", "version") if t.get(k) is not None}
                    for t in summary.get("targets", [])]
     results.sort(key=lambda r: order.index(r.name))
-    meta = {k: summary.get(k) for k in ("data", "data_fingerprint", "rows", "users", "folds", "seeds", "cache_dir",
+    meta = {k: summary.get(k) for k in ("data", "data_fingerprint", "rows", "users", "folds", "seeds", "seed_set", "cache_dir",
                                         "wall_time_s", "command", "default_targets")}
     return compare_results(results, summary.get("reference"), targets, summary.get("alpha", ALPHA), meta,
                            summary.get("candidate"))

@@ -90,6 +90,42 @@ def official_style_folds(frame: pd.DataFrame, n_folds: int = 5, seed: int = 0,
     return folds
 
 
+# Development vs confirmation seeds. Development seeds (0..N-1, the default of every command)
+# are for choosing: presets, methods, defaults, sweep trials. Confirmation seeds (--confirm)
+# are a fixed set no selection may use; the figures vatrack reports as its estimates come from
+# them, so a choice made on development seeds is measured on folds it never saw.
+CONFIRMATION_SEEDS = (1000, 1001, 1002, 1003, 1004)
+
+
+def cv_seeds(n: int, confirm: bool = False) -> tuple[int, ...]:
+    """The first ``n`` confirmation seeds (``confirm``), else development seeds 0..n-1."""
+    if int(n) < 1:
+        raise VatrackError(f"--seeds must be at least 1 (got {n})")
+    if confirm:
+        if n > len(CONFIRMATION_SEEDS):
+            raise VatrackError(f"--confirm has {len(CONFIRMATION_SEEDS)} seeds ({CONFIRMATION_SEEDS[0]}–"
+                               f"{CONFIRMATION_SEEDS[-1]}); ask for --seeds {len(CONFIRMATION_SEEDS)} or fewer")
+        return CONFIRMATION_SEEDS[:n]
+    if n > CONFIRMATION_SEEDS[0]:
+        raise VatrackError(f"--seeds {n} would reach the confirmation seeds ({CONFIRMATION_SEEDS[0]}…); use fewer")
+    return tuple(range(int(n)))
+
+
+def seed_set(seeds) -> str:
+    """'confirmation', 'development' or 'mixed' for a collection of CV seeds."""
+    confirm = {int(s) in CONFIRMATION_SEEDS for s in seeds}
+    return "mixed" if len(confirm) > 1 else "confirmation" if confirm == {True} else "development"
+
+
+def check_development_seeds(seeds, what: str) -> tuple[int, ...]:
+    """``seeds`` unchanged, or a VatrackError when ``what`` (a selection) would use a confirmation seed."""
+    used = sorted(int(s) for s in seeds if int(s) in CONFIRMATION_SEEDS)
+    if used:
+        raise VatrackError(f"{what} may not use confirmation seeds ({', '.join(map(str, used))}): they are kept "
+                           "for measuring what was chosen; select on development seeds 0..N-1")
+    return tuple(int(s) for s in seeds)
+
+
 def cv_plan(frame: pd.DataFrame, n_folds: int = 5, seeds=(0, 1, 2), **kwargs) -> list[Fold]:
     """All folds for several seeds, in (seed, fold) order."""
     return [fold for seed in seeds for fold in official_style_folds(frame, n_folds=n_folds, seed=seed, **kwargs)]

@@ -50,6 +50,12 @@ def _mean_std(comparison: Comparison, version: str, metric: str, ci: bool = Fals
 # --- sections ---------------------------------------------------------------------------------------
 
 
+def _seed_set(seeds) -> str:
+    from vatrack.protocols import seed_set
+
+    return seed_set(seeds) + " seeds" if len(seeds) else "seeds unknown"
+
+
 def _intro(report: Report, c: Comparison) -> None:
     meta = c.meta
     names = [r.name for r in c.results]
@@ -57,7 +63,11 @@ def _intro(report: Report, c: Comparison) -> None:
     report.text(f"Versions: {', '.join(f'**{n}**' for n in names)}. Reference: **{c.reference}**. "
                 f"Data: `{meta.get('data') or 'in-memory frame'}` ({meta.get('rows', '?')} texts, {meta.get('users', '?')} users). "
                 f"Protocol: official-style CV, {meta.get('folds', '?')} folds × {len(meta.get('seeds') or [])} seeds "
+                f"{list(meta.get('seeds') or [])} ({_seed_set(meta.get('seeds') or [])}) "
                 f"= {runs} runs per version (some users held out entirely, others only their latest texts).")
+    if _seed_set(meta.get("seeds") or []) != "confirmation":
+        report.text("Development seeds: fine for choosing between versions; a figure to report (or a chosen version's "
+                    "estimate) comes from the confirmation seeds (`--confirm`), which no selection may use.", kind="note")
     report.text("Every figure is the mean ± std over (seed, fold) runs, with a 95% bootstrap interval where shown. "
                 f"A delta against the reference is **significant** only when its paired 95% bootstrap interval over "
                 f"shared (seed, fold) pairs excludes 0 and the Wilcoxon signed-rank test gives p < {c.meta.get('alpha', 0.05)}; "
