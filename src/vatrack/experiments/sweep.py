@@ -182,7 +182,8 @@ def open_storage(url: str):
 
 def _rdb_storage(url: str, engine_kwargs: dict, attempts: int = 6):
     """RDBStorage, retried when workers that start together race to create the schema (the
-    loser sees a UNIQUE-constraint error or a locked database; the tables exist a moment later)."""
+    loser sees a UNIQUE-constraint error, a locked database or "table ... already exists"; the
+    tables exist a moment later)."""
     import optuna
     from sqlalchemy.exc import IntegrityError, OperationalError
 
@@ -190,7 +191,7 @@ def _rdb_storage(url: str, engine_kwargs: dict, attempts: int = 6):
         try:
             return optuna.storages.RDBStorage(url, engine_kwargs=engine_kwargs)
         except (IntegrityError, OperationalError) as err:
-            racing = isinstance(err, IntegrityError) or "locked" in str(err)
+            racing = isinstance(err, IntegrityError) or "locked" in str(err) or "already exists" in str(err)
             if not racing or attempt == attempts - 1:
                 raise
             time.sleep(0.5 * (attempt + 1))
