@@ -51,6 +51,22 @@ def test_cv_prints_mean_std_and_writes_folder(task_files, tmp_path, capsys):
     assert code == 2 and "--force" in stderr
 
 
+def test_cv_confirm_runs_the_confirmation_seeds(task_files, tmp_path, capsys):
+    import json
+
+    out = tmp_path / "cv"
+    code, stdout, stderr = run_cli(["cv", "--method", "user-mean", "--data", task_files["train"], "--folds", "2",
+                                    "--seeds", "2", "--confirm", "--out", out], capsys)
+    assert code == 0, stderr
+    assert "confirmation seeds [1000, 1001]" in stdout
+    assert sorted(pd.read_csv(out / "per_fold.csv")["seed"].unique()) == [1000, 1001]
+    plan = json.loads((out / "plan.json").read_text())
+    assert plan["seed_set"] == "confirmation" and plan["seeds"] == [1000, 1001] and "--confirm" in plan["command"]
+    code, _, stderr = run_cli(["cv", "--method", "user-mean", "--data", task_files["train"], "--seeds", "6", "--confirm"],
+                              capsys)
+    assert code == 2 and "--confirm has 5 seeds" in stderr
+
+
 def test_cv_needs_exactly_one_of_method_or_preset(task_files, capsys):
     code, _, stderr = run_cli(["cv", "--data", task_files["train"]], capsys)
     assert code == 2 and "exactly one" in stderr

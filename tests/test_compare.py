@@ -78,6 +78,24 @@ def test_paired_test_uses_only_shared_seed_fold_pairs(base_scores):
     assert paired_test(a, b.iloc[:0], HEADLINE)["verdict"].startswith("n/a")
 
 
+def test_targets_are_judged_on_the_named_candidate_never_on_the_maximum(base_scores):
+    ref = synthetic_runs("ref", base_scores)
+    better = synthetic_runs("better", base_scores, shift=0.2)
+    targets = [{"name": "high", "metric": HEADLINE, "threshold": float(base_scores[:, 0].mean() + 0.1)}]
+    # No candidate: the maximum ('better', which passes) is not silently used.
+    unnamed = compare_results([ref, better], reference="ref", targets=targets)
+    assert unnamed.best == "better" and unnamed.candidate is None
+    assert unnamed.targets.iloc[0]["status"].startswith("not judged") and unnamed.targets.iloc[0]["version"] is None
+    named = compare_results([ref, better], reference="ref", targets=targets, candidate="ref")
+    assert named.targets.iloc[0]["version"] == "ref" and named.targets.iloc[0]["status"] == "miss"
+    assert named.summary()["candidate"] == "ref"
+    # A target that names its own version keeps it.
+    own = compare_results([ref, better], targets=[{**targets[0], "version": "better"}], candidate="ref")
+    assert own.targets.iloc[0]["version"] == "better" and own.targets.iloc[0]["status"] == "pass"
+    with pytest.raises(VatrackError, match="--candidate 'nope'"):
+        compare_results([ref, better], candidate="nope")
+
+
 def test_targets_pass_miss_and_clear_errors(tmp_path, base_scores):
     path = tmp_path / "targets.yaml"
     path.write_text("- {name: easy, metric: all.avg.r_composite, threshold: 0.2}\n"
@@ -191,6 +209,19 @@ def test_compare_cli_writes_every_file_and_reuses_runs(tmp_path, task_files, tin
     assert "mean: reusing seed(s) [0, 1]" in stdout and " fold 0: composite" not in stdout
     assert next((out / "cache").glob("mean-*/per_fold.csv")).stat().st_mtime_ns == stamp
     assert set(json.loads((out / "summary.json").read_text())["versions"]) == {"mean"}
+
+
+def test_compare_confirm_runs_confirmation_seeds_and_names_the_candidate(tmp_path, task_files, capsys):
+    out = tmp_path / "report"
+    code, stdout, err = run_cli(["compare", "--data", task_files["train"], "--out", out, "--methods", "mean,user-mean",
+                                 "--seeds", "1", "--folds", "2", "--confirm", "--candidate", "user-mean"], capsys)
+    assert code == 0, err
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["seeds"] == [1000] and summary["seed_set"] == "confirmation" and summary["candidate"] == "user-mean"
+    assert {t["version"] for t in summary["targets"]} == {"user-mean"}
+    markdown = (out / "report.md").read_text()
+    assert "confirmation seeds" in markdown and "Judged on: user-mean" in markdown
+    assert "success criteria judged on: user-mean" in stdout
 
 
 def test_compare_cli_errors_are_one_line(tmp_path, task_files, capsys):

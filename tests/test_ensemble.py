@@ -41,25 +41,70 @@ def member_predictions(seed: int, quality: float) -> pd.DataFrame:
     return frame.assign(pred_valence=frame["valence"] + noise[:, 0], pred_arousal=frame["arousal"] + noise[:, 1])
 
 
-def test_cv_ensemble_never_fits_weights_on_the_fold_it_scores():
+def inner_predictions(outer: pd.DataFrame, seed: int, quality: float) -> pd.DataFrame:
+    """Inner-CV-shaped predictions for every outer (seed, fold): fresh rows, gold + noise/quality."""
+    parts = []
+    for (s, f), _ in outer.groupby(["seed", "fold"]):
+        part = member_predictions(seed * 100 + s * 10 + f, quality)
+        parts.append(part[part["seed"] == 0].assign(outer_seed=s, outer_fold=f))
+    return pd.concat(parts, ignore_index=True)
+
+
+def test_cv_ensemble_fits_each_folds_weights_on_its_inner_cv_only():
     good, poor = member_predictions(1, quality=3.0), member_predictions(2, quality=0.5)
     poor[["valence", "arousal", "is_seen_user"]] = good[["valence", "arousal", "is_seen_user"]]  # same gold
-    per_fold, predictions, weights = cv_ensemble({"good": good, "poor": poor}, "cv")
+    inner_good, inner_poor = inner_predictions(good, 1, 3.0), inner_predictions(good, 2, 0.5)
+    inner_poor[["valence", "arousal"]] = inner_good[["valence", "arousal"]]
+    inner = {"good": inner_good, "poor": inner_poor}
+    per_fold, predictions, weights = cv_ensemble({"good": good, "poor": poor}, "cv", inner)
     assert len(per_fold) == 6 and len(predictions) == len(good)
     assert (weights.set_index(["seed", "fold"])["valence.good"] > 0.7).all()
-    # Changing the gold of (seed 0, fold 1) leaves that fold's weights exactly as they were.
-    held = (good["seed"] == 0) & (good["fold"] == 1)
+    # The outer rows' gold (all folds) plays no part in any weight: only the inner runs do.
     tampered_good, tampered_poor = good.copy(), poor.copy()
     for frame in (tampered_good, tampered_poor):
-        frame.loc[held, "valence"] = -frame.loc[held, "valence"]
-    _, _, tampered = cv_ensemble({"good": tampered_good, "poor": tampered_poor}, "cv")
-    own = lambda w: w[(w["seed"] == 0) & (w["fold"] == 1)].drop(columns=["seed", "fold"]).to_numpy()  # noqa: E731
-    np.testing.assert_array_equal(own(tampered), own(weights))
-    other = lambda w: w[(w["seed"] == 0) & (w["fold"] == 0)].drop(columns=["seed", "fold"]).to_numpy()  # noqa: E731
-    assert not np.allclose(other(tampered), other(weights))  # ...while folds that train on those rows do change
-    # equal weights are exactly 1/m
+        frame["valence"] = -frame["valence"]
+    _, _, tampered = cv_ensemble({"good": tampered_good, "poor": tampered_poor}, "cv", inner)
+    pd.testing.assert_frame_equal(tampered, weights)
+    # ...while one fold's inner runs move that fold's weights and no other fold's.
+    moved = {n: f.copy() for n, f in inner.items()}
+    mask = (moved["good"]["outer_seed"] == 0) & (moved["good"]["outer_fold"] == 1)
+    moved["poor"].loc[mask, "pred_valence"] = moved["good"].loc[mask, "valence"]  # poor becomes perfect there
+    _, _, changed = cv_ensemble({"good": good, "poor": poor}, "cv", moved)
+    diff = (changed != weights).any(axis=1)
+    assert diff.tolist() == [(s, f) == (0, 1) for s, f in weights[["seed", "fold"]].itertuples(index=False)]
+    with pytest.raises(VatrackError, match="inner-CV"):
+        cv_ensemble({"good": good, "poor": poor}, "cv")
+    # equal weights are exactly 1/m and need no inner runs
     _, _, equal = cv_ensemble({"good": good, "poor": poor}, "equal")
     assert (equal.drop(columns=["seed", "fold"]) == 0.5).all().all()
+
+
+def test_perturbing_a_folds_labels_leaves_its_ensemble_predictions_byte_identical(tmp_path, tiny_bert_dir):
+    """The nested-weights guarantee end to end (issue #12): scramble the held-out labels of one
+    outer fold; that fold's blended predictions must not move by a single bit. With weights
+    fitted on the other outer folds' OOF predictions (whose models trained on this fold's
+    rows) they would."""
+    from vatrack.data import make_diaries
+    from vatrack.experiments.compare import parse_versions, run_comparison
+    from vatrack.protocols import cv_plan
+
+    frame = make_diaries(n_users=24, texts_per_user=(6, 14), seed=5)
+    versions = parse_versions(methods="user-mean,ridge+user", ensemble="cv", encoder=str(tiny_bert_dir))
+    fold = cv_plan(frame, n_folds=3, seeds=(0,))[1]
+    scrambled = frame.copy()
+    rng = np.random.default_rng(0)
+    scrambled.loc[fold.test_index, "valence"] = rng.integers(-2, 3, len(fold.test_index)).astype(float)
+    scrambled.loc[fold.test_index, "arousal"] = rng.integers(0, 3, len(fold.test_index)).astype(float)
+    blended = []
+    for i, table in enumerate((frame, scrambled)):
+        comparison = run_comparison(table, versions, tmp_path / f"out{i}", n_folds=3, seeds=(0,))
+        pred = comparison.result("ensemble").predictions
+        blended.append(pred[pred["fold"] == fold.fold][["user_id", "text_id", "pred_valence", "pred_arousal"]]
+                       .reset_index(drop=True))
+        other = pred[pred["fold"] != fold.fold]
+    assert len(blended[0]) == len(fold.test_index)
+    pd.testing.assert_frame_equal(blended[0], blended[1], check_exact=True)
+    assert not other.empty  # (the other folds do train on the scrambled rows and may move)
 
 
 def test_members_must_share_rows():

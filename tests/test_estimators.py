@@ -32,6 +32,28 @@ def factories():
 
 FACTORIES = factories()
 
+# best's network at toy size; its refit-on-all-rows and ridge+user blend stay on.
+TINY_BEST = ["epochs=3", "patience=2", "val_folds=2", "lstm_hidden=8", "fusion=[8]", "user_emb=4", "seq_length=3",
+             "batch_size=32"]
+
+
+def best_factory(encoder, seed):
+    from vatrack.models.presets import estimator_from_preset
+
+    return estimator_from_preset("best", encoder=encoder, seed=seed, overrides=TINY_BEST)
+
+
+def ensemble_factory(encoder, seed):
+    """A nested-weights ensemble (weights from an inner CV inside the training rows)."""
+    from vatrack.experiments.ensemble import EnsembleRegressor
+
+    members = {m: (lambda m: lambda s: make_model(m, encoder=encoder, seed=s))(m) for m in ("user-mean", "ridge")}
+    return EnsembleRegressor(members, seed=seed, mode="cv", inner_folds=2)
+
+
+# Every shipped path: the contract's estimators plus best (refit + blend) and ensembles.
+SHIPPED = {**FACTORIES, "best": best_factory, "ensemble": ensemble_factory}
+
 
 def test_every_registered_model_is_in_the_common_tests():
     assert set(FACTORIES) == set(MODELS)
@@ -58,15 +80,15 @@ def test_fit_predict_contract(name, small_split, tiny_bert_dir, tmp_path):
     pd.testing.assert_frame_equal(pred, again)
 
 
-@pytest.mark.parametrize("name", list(FACTORIES))
+@pytest.mark.parametrize("name", list(SHIPPED))
 def test_same_seed_same_predictions(name, small_split, tiny_bert_dir):
     train, test = small_split
-    a = FACTORIES[name](str(tiny_bert_dir), 1).fit(train).predict(strip_labels(test))
-    b = FACTORIES[name](str(tiny_bert_dir), 1).fit(train).predict(strip_labels(test))
+    a = SHIPPED[name](str(tiny_bert_dir), 1).fit(train).predict(strip_labels(test))
+    b = SHIPPED[name](str(tiny_bert_dir), 1).fit(train).predict(strip_labels(test))
     pd.testing.assert_frame_equal(a, b)
 
 
-@pytest.mark.parametrize("name", list(FACTORIES))
+@pytest.mark.parametrize("name", list(SHIPPED))
 def test_leakage_held_out_labels_never_matter(name, tiny_bert_dir):
     """Scramble the labels of held-out rows in the full table: held-out predictions must not move.
 
@@ -85,11 +107,11 @@ def test_leakage_held_out_labels_never_matter(name, tiny_bert_dir):
     preds = []
     for table in (frame, scrambled):
         train, test = fold.split(table)
-        preds.append(FACTORIES[name](str(tiny_bert_dir), 0).fit(train).predict(strip_labels(test)))
+        preds.append(SHIPPED[name](str(tiny_bert_dir), 0).fit(train).predict(strip_labels(test)))
     pd.testing.assert_frame_equal(preds[0], preds[1])
 
 
-@pytest.mark.parametrize("name", list(FACTORIES))
+@pytest.mark.parametrize("name", list(SHIPPED))
 def test_training_labels_do_matter(name, small_split, tiny_bert_dir):
     """The converse, so the leakage test cannot pass vacuously: training labels move predictions."""
     if name == "mean":
@@ -97,9 +119,14 @@ def test_training_labels_do_matter(name, small_split, tiny_bert_dir):
     train, test = small_split
     shifted = train.copy()
     shifted["valence"] = np.clip(-shifted["valence"], -2, 2)
-    a = FACTORIES[name](str(tiny_bert_dir), 0).fit(train).predict(strip_labels(test))
-    b = FACTORIES[name](str(tiny_bert_dir), 0).fit(shifted).predict(strip_labels(test))
+    a = SHIPPED[name](str(tiny_bert_dir), 0).fit(train).predict(strip_labels(test))
+    b = SHIPPED[name](str(tiny_bert_dir), 0).fit(shifted).predict(strip_labels(test))
     assert not np.allclose(a.pred_valence, b.pred_valence)
+
+
+def test_the_best_factory_exercises_refit_and_blend(tiny_bert_dir):
+    config = best_factory(str(tiny_bert_dir), 0).config
+    assert config.refit and config.blend_ridge_user > 0 and config.name == "best"
 
 
 def test_unknown_method_is_clear():

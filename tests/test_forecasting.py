@@ -358,6 +358,11 @@ def test_forecast_cv_command_prints_every_method(marker_file, capsys, tmp_path):
     for name in ("linear-prev", "zero", "mean-reversion", "reference"):
         assert name in stdout
     assert (tmp_path / "cv" / "table.md").exists()
+    code, stdout, err = run_cli(["forecast-cv", "--task", "subtask2b", "--data", path, "--folds", "2", "--seeds", "1",
+                                 "--methods", "mean-reversion", "--confirm", "--out", tmp_path / "confirm"], capsys)
+    assert code == 0, err
+    assert "confirmation seeds [1000]" in stdout
+    assert set(pd.read_csv(tmp_path / "confirm" / "per_fold.csv")["seed"]) == {1000}
 
 
 # --- the real task files (skipped when absent; nothing copied) --------------------------------
@@ -389,3 +394,32 @@ def test_forecast_file_on_the_real_marker_files(task, tmp_path):
     name = f"{task}_forecasting_user_marker.csv"
     path, pred, _ = forecast_file(task, shared_file(name), tmp_path / "pred.csv", method="mean-reversion")
     assert len(pred) == 46 and np.isfinite(pred.iloc[:, 1:].to_numpy()).all()
+
+
+@pytest.mark.parametrize("task", ["subtask2a", "subtask2b"])
+def test_randomised_future_columns_in_a_marker_file_change_no_forecast(task, tmp_path, capsys):
+    """The marker files' state_change_* (2A) / disposition_change_* and group (2B) equal the
+    forecasting CV's gold; randomising them must leave `forecast` and `forecast-cv` unchanged."""
+    frame = make_diaries(n_users=16, seed=6)
+    frame["is_forecasting_user"] = frame.user_id.isin({"2", "5", "9", "13"})
+    rng = np.random.default_rng(1)
+    honest = frame.assign(state_change_valence=0.0, state_change_arousal=0.0, disposition_change_valence=0.0,
+                          disposition_change_arousal=0.0, group=1)
+    noisy = frame.assign(state_change_valence=rng.normal(size=len(frame)), state_change_arousal=rng.normal(size=len(frame)),
+                         disposition_change_valence=rng.normal(size=len(frame)),
+                         disposition_change_arousal=rng.normal(size=len(frame)), group=rng.integers(1, 3, len(frame)))
+    outputs = []
+    for name, table in (("honest", honest), ("noisy", noisy)):
+        path = tmp_path / f"{name}.csv"
+        write_csv_like_official(table, path)
+        forecasts = []
+        for method in FAST_METHODS:
+            out = tmp_path / f"{name}-{method}.csv"
+            code, _, err = run_cli(["forecast", "--task", task, "--data", path, "--out", out, "--method", method], capsys)
+            assert code == 0, err
+            forecasts.append(out.read_bytes())
+        code, _, err = run_cli(["forecast-cv", "--task", task, "--data", path, "--folds", "2", "--seeds", "1",
+                                "--methods", ",".join(FAST_METHODS), "--out", tmp_path / f"cv-{name}"], capsys)
+        assert code == 0, err
+        outputs.append((forecasts, (tmp_path / f"cv-{name}" / "predictions.csv").read_bytes()))
+    assert outputs[0] == outputs[1]

@@ -75,15 +75,22 @@ def test_sweep_writes_a_preset_that_train_accepts(sweep_files, tiny_bert_dir, tm
     out = tmp_path / "sweep"
     code, stdout, err = run_cli(["sweep", "--data", sweep_files["train"], "--preset", "v3.3", "--trials", "3",
                                  "--storage", sweep_files["db"], "--study", "t", "--space", sweep_files["space"],
-                                 "--folds", "2", "--encoder", tiny_bert_dir, "--sampler-seed", "0", "--out", out, *TINY],
+                                 "--folds", "2", "--encoder", tiny_bert_dir, "--sampler-seed", "0", "--out", out,
+                                 "--confirm-folds", "2", "--confirm-seeds", "1", *TINY],
                                 capsys)
     assert code == 0, err
+    # The chosen configuration is re-evaluated on confirmation seeds no trial used; both figures are shown.
+    header = (out / "best.yaml").read_text()
+    assert "Selected on (optimistic" in header and "Confirmed (honest estimate)" in header and "[1000]" in header
+    assert "Confirmed (honest estimate)" in (out / "report.md").read_text()
+    assert "confirmed on seeds [1000] × 2 folds" in stdout
     for name in ("best.yaml", "trials.csv", "report.md", "report.html", "plots/optimisation_history.png"):
         assert (out / name).exists(), name
     best = load_preset(out / "best.yaml")
     assert best.name == "t-best" and best.lstm_hidden in (8, 12) and best.fusion in ([16], [8, 8]) and best.epochs == 1
     study = optuna.load_study(study_name="t", storage=sweep_files["db"])
-    assert len(study.trials) == 3 and study.best_value == pytest.approx(float(stdout.split("CV composite r ")[1].split(";")[0]), abs=1e-4)
+    assert len(study.trials) == 3 and study.best_value == pytest.approx(float(stdout.split("CV composite r ")[1].split()[0]), abs=1e-4)
+    assert any(k.startswith(f"confirmed:{study.best_trial.number}:2x1000") for k in study.user_attrs)
     code, _, err = run_cli(["train", "--data", sweep_files["train"], "--preset", out / "best.yaml", "--out", tmp_path / "run",
                             "--val", "none"], capsys)
     assert code == 0, err
@@ -97,7 +104,7 @@ def test_two_workers_share_one_sqlite_study(sweep_files, tiny_bert_dir, tmp_path
     workers = [subprocess.Popen([vatrack, "sweep", "--data", str(sweep_files["train"]), "--preset", "v3.3", "--trials", "1",
                                  "--storage", sweep_files["db"], "--study", "shared", "--space", str(sweep_files["space"]),
                                  "--folds", "2", "--encoder", str(tiny_bert_dir), "--sampler-seed", str(k),
-                                 "--out", str(tmp_path / f"worker{k}"), *TINY],
+                                 "--out", str(tmp_path / f"worker{k}"), "--no-confirm", *TINY],
                                 env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
                for k in range(2)]
     outputs = [w.communicate(timeout=300) for w in workers]
@@ -108,6 +115,17 @@ def test_two_workers_share_one_sqlite_study(sweep_files, tiny_bert_dir, tmp_path
     by_worker = {t.user_attrs["worker"] for t in study.trials}
     assert by_worker == {f"{os.uname().nodename}:{w.pid}" for w in workers}
     assert all(t.state.name in ("COMPLETE", "PRUNED") for t in study.trials)
+
+
+def test_a_sweep_never_selects_on_confirmation_seeds(task_files, tmp_path):
+    from vatrack.data import load_diary
+    from vatrack.experiments.sweep import run_sweep
+
+    frame = load_diary(task_files["train"], require_labels=True)
+    with pytest.raises(VatrackError, match="may not use confirmation seeds"):
+        run_sweep(frame, "v3.3", 1, tmp_path, storage=f"sqlite:///{tmp_path / 's.db'}", seeds=(0, 1000))
+    with pytest.raises(VatrackError, match="--confirm has 5 seeds"):
+        run_sweep(frame, "v3.3", 1, tmp_path, storage=f"sqlite:///{tmp_path / 's.db'}", confirm_seeds=6)
 
 
 def test_trials_are_pruned_per_epoch_inside_a_fold(task_files, tiny_bert_dir):

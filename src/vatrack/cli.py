@@ -268,6 +268,8 @@ def cv(
     jobs: Optional[int] = typer.Option(None, help="folds trained at once in worker processes sharing the cores "
                                        "(default: 2 for sequence presets on >= 2 cores, ~1.4x faster there; else 1)"),
     threads: Optional[int] = THREADS,
+    confirm: bool = typer.Option(False, "--confirm", help="run the confirmation seeds 1000.. (for reporting; no selection "
+                                 "may use them) instead of the development seeds 0..N-1 (for choosing)"),
     fmt=None,
 ):
     """Official-style cross-validation: official metrics, mean ± std over folds and seeds."""
@@ -276,10 +278,9 @@ def cv(
     from vatrack.data import load_diary
     from vatrack.experiments.cv import estimator_factory, format_mean_std, run_cv
     from vatrack.io import prepare_run_dir, write_csv, write_json
-    from vatrack.protocols import cv_plan, fold_summary
+    from vatrack.protocols import cv_plan, cv_seeds, fold_summary, seed_set
 
-    if not 1 <= seeds <= MAX_SEEDS:
-        raise VatrackError(f"--seeds must be between 1 and {MAX_SEEDS} (got {seeds})")
+    seed_list = cv_seeds(seeds, confirm)
     _folds_option(folds)
     jobs = _jobs(jobs, has_presets=preset is not None)
     _threads(threads)
@@ -289,15 +290,15 @@ def cv(
     factory = estimator_factory(method, preset, encoder, set_)
     if out:
         prepare_run_dir(out, force=force)
-    plan = fold_summary(cv_plan(frame, n_folds=folds, seeds=tuple(range(seeds))), frame)
-    console.print(f"official-style CV: {folds} folds × {seeds} seeds on {data}")
+    plan = fold_summary(cv_plan(frame, n_folds=folds, seeds=seed_list), frame)
+    console.print(f"official-style CV: {folds} folds × {seeds} {seed_set(seed_list)} seeds {list(seed_list)} on {data}")
     console.print(plan.to_string(index=False))
 
     def progress(row):
         console.print(f"  seed {row['seed']} fold {row['fold']}: composite r V {row['all.valence.r_composite']:.3f} "
                       f"A {row['all.arousal.r_composite']:.3f}")
 
-    result = run_cv(frame, factory, n_folds=folds, seeds=range(seeds), on_fold=progress, jobs=jobs)
+    result = run_cv(frame, factory, n_folds=folds, seeds=seed_list, on_fold=progress, jobs=jobs)
     summary = result.summary()
     name = method or f"preset {preset}"
     table = Table(title=f"{name} — official-style CV, mean ± std over {len(result.per_fold)} folds×seeds")
@@ -314,7 +315,9 @@ def cv(
         write_csv(Path(out) / "per_fold.csv", result.per_fold)
         write_csv(Path(out) / "oof_predictions.csv", result.predictions)
         write_json(Path(out) / "summary.json", {k: {"mean": v["mean"], "std": v["std"]} for k, v in summary.iterrows()})
-        console.print(f"wrote {out}/per_fold.csv, oof_predictions.csv, summary.json")
+        write_json(Path(out) / "plan.json", {"folds": folds, "seeds": list(seed_list), "seed_set": seed_set(seed_list),
+                                             "command": " ".join(["vatrack", "cv", *sys.argv[2:]])})
+        console.print(f"wrote {out}/per_fold.csv, oof_predictions.csv, summary.json, plan.json")
 
 
 @app.command()
@@ -506,6 +509,8 @@ def forecast_cv(
     encoder: str = typer.Option("minilm", help="text encoder for methods that read text"),
     out: Optional[Path] = typer.Option(None, help="write per_fold.csv, predictions.csv and table.md to this folder"),
     force: bool = typer.Option(False, help="overwrite --out if it exists"),
+    confirm: bool = typer.Option(False, "--confirm", help="run the confirmation seeds 1000.. (for reporting; no selection "
+                                 "may use them) instead of the development seeds 0..N-1 (for choosing)"),
     fmt=None,
 ):
     """Forecasting CV: hold out users' tails, forecast them from the prefix; every method vs linear(prev)."""
@@ -513,26 +518,28 @@ def forecast_cv(
     from vatrack.experiments.forecasting import CV_METHODS, forecast_table, run_forecast_cv, to_markdown
     from vatrack.io import prepare_run_dir, write_csv, write_text
 
+    from vatrack.protocols import cv_seeds, seed_set
+
     if task not in ("subtask2a", "subtask2b"):
         raise VatrackError(f"--task must be subtask2a or subtask2b (got '{task}')")
-    if not 1 <= seeds <= MAX_SEEDS:
-        raise VatrackError(f"--seeds must be between 1 and {MAX_SEEDS} (got {seeds})")
+    seed_list = cv_seeds(seeds, confirm)
     chosen = [m.strip() for m in methods.split(",") if m.strip()] if methods else list(CV_METHODS)
     if "linear-prev" not in chosen:
         chosen.insert(0, "linear-prev")  # the reference every row is compared with
     frame = load_diary(data, require_labels=True, format=fmt)
     if out:
         prepare_run_dir(out, force=force)
-    console.print(f"forecasting CV ({task}): {folds} folds × {seeds} seeds on {data}; methods {', '.join(chosen)}", soft_wrap=True)
+    console.print(f"forecasting CV ({task}): {folds} folds × {seeds} {seed_set(seed_list)} seeds {list(seed_list)} on {data}; "
+                  f"methods {', '.join(chosen)}", soft_wrap=True)
 
     def progress(row):
         console.print(f"  seed {row['seed']} fold {row['fold']} {row['method']}: r V {row['r_valence']:.3f} A {row['r_arousal']:.3f}"
                       f" ({row['n_users']} users)")
 
-    result = run_forecast_cv(frame, task, methods=chosen, n_folds=folds, seeds=range(seeds), encoder=encoder, on_fold=progress)
+    result = run_forecast_cv(frame, task, methods=chosen, n_folds=folds, seeds=seed_list, encoder=encoder, on_fold=progress)
     table = forecast_table(result)
     # A markdown table: wide, but it reads the same in a terminal, a log and docs/results.md.
-    console.print(f"\n{task} forecasting CV — mean ± std over {folds}×{seeds} folds×seeds "
+    console.print(f"\n{task} forecasting CV — mean ± std over {folds}×{seeds} folds×seeds ({seed_set(seed_list)}) "
                   f"({result.per_fold['n_users'].mean():.0f} held-out users per fold on average)")
     console.print(to_markdown(table), markup=False, highlight=False, soft_wrap=True)
     if out:
@@ -561,6 +568,8 @@ def compare(
     folds: int = typer.Option(5, help="folds per seed"),
     reference: Optional[str] = typer.Option(None, help="version the deltas are taken against (default: the first)"),
     targets: Optional[Path] = typer.Option(None, help="targets.yaml: list of {name, metric, threshold}"),
+    candidate: Optional[str] = typer.Option(None, help="version the success criteria are judged on, named in advance "
+                                            "(never the highest-scoring one; without it they are not judged)"),
     cache: Optional[Path] = typer.Option(None, help="folder of cached CV runs (default: OUT/cache)"),
     encoder: Optional[str] = typer.Option(None, help="encoder for every version (default: each preset's own; minilm for baselines)"),
     set_: list[str] = typer.Option([], "--set", help="override for every preset, key=value (repeatable)"),
@@ -569,15 +578,17 @@ def compare(
     jobs: Optional[int] = typer.Option(None, help="folds trained at once in worker processes sharing the cores "
                                        "(default: 2 for sequence presets on >= 2 cores, ~1.4x faster there; else 1)"),
     threads: Optional[int] = THREADS,
+    confirm: bool = typer.Option(False, "--confirm", help="run the confirmation seeds 1000.. (for reporting; no selection "
+                                 "may use them) instead of the development seeds 0..N-1 (for choosing)"),
     fmt=None,
 ):
     """Compare versions under official-style CV: statistics, paired tests, report.md/.html."""
     from vatrack.data import load_diary
     from vatrack.experiments.compare import HEADLINE, load_targets, parse_versions, prepare_compare_dir, run_comparison
+    from vatrack.protocols import cv_seeds, seed_set
     from vatrack.reporting import comparison_report
 
-    if not 1 <= seeds <= MAX_SEEDS:
-        raise VatrackError(f"--seeds must be between 1 and {MAX_SEEDS} (got {seeds})")
+    seed_list = cv_seeds(seeds, confirm)
     if not 0 < alpha < 1:
         raise VatrackError(f"--alpha must be between 0 and 1 (got {alpha})")
     _folds_option(folds)
@@ -587,10 +598,11 @@ def compare(
     target_list = load_targets(targets) if targets else None
     frame = load_diary(data, require_labels=True, format=fmt)
     prepare_compare_dir(out, force=force)
-    _say(f"comparing {', '.join(v.name for v in versions)}: {folds} folds × {seeds} seeds on {data}")
-    comparison = run_comparison(frame, versions, out, n_folds=folds, seeds=range(seeds), reference=reference,
+    _say(f"comparing {', '.join(v.name for v in versions)}: {folds} folds × {seeds} {seed_set(seed_list)} seeds "
+         f"{list(seed_list)} on {data}")
+    comparison = run_comparison(frame, versions, out, n_folds=folds, seeds=seed_list, reference=reference,
                                 targets=target_list, cache_dir=cache, alpha=alpha, on_event=_say, data_label=str(data),
-                                command=" ".join(["vatrack", "compare", *sys.argv[2:]]), jobs=jobs)
+                                command=" ".join(["vatrack", "compare", *sys.argv[2:]]), jobs=jobs, candidate=candidate)
     paths = comparison_report(comparison, out)
     for r in comparison.results:
         s = comparison.stat(r.name, HEADLINE)
@@ -600,7 +612,7 @@ def compare(
             t = test.iloc[0]
             line += f"; vs {comparison.reference} {t['delta']:+.3f} ({t['verdict']}, Wilcoxon p {t['p_wilcoxon']:.3f})"
         _say(line)
-    _say(f"best: {comparison.best}; wrote {paths['markdown']}, {paths['html']}, {Path(out) / 'summary.json'}")
+    _say(f"highest mean: {comparison.best} (a max-pick); success criteria judged on: {comparison.candidate or 'none named'}; wrote {paths['markdown']}, {paths['html']}, {Path(out) / 'summary.json'}")
 
 
 @app.command()
@@ -634,6 +646,10 @@ def sweep(
     sampler_seed: Optional[int] = typer.Option(None, help="seed of the TPE sampler (give each worker its own)"),
     out: Optional[Path] = typer.Option(None, help="folder for best.yaml, trials.csv and the report (default: sweeps/<study>)"),
     threads: Optional[int] = THREADS,
+    confirm: bool = typer.Option(True, "--confirm/--no-confirm", help="re-evaluate the chosen configuration on the "
+                                 "confirmation seeds 1000.. after the search (the honest estimate)"),
+    confirm_folds: int = typer.Option(5, help="folds of the confirmation CV"),
+    confirm_seeds: int = typer.Option(3, help="confirmation seeds (1000..; at most 5)"),
     fmt=None,
 ):
     """Optuna TPE sweep of a preset under official-style CV; writes the best preset and a report."""
@@ -651,13 +667,17 @@ def sweep(
     frame = load_diary(data, require_labels=True, format=fmt)
     result = run_sweep(frame, preset, trials, out, storage=storage, study_name=study, space=search, n_folds=folds,
                        seeds=range(seeds), encoder=encoder, overrides=set_, timeout=timeout, sampler_seed=sampler_seed,
-                       on_event=_say, data_label=str(data))
+                       on_event=_say, data_label=str(data), confirm=confirm, confirm_folds=confirm_folds,
+                       confirm_seeds=confirm_seeds)
     paths = sweep_report(result, result.meta["out"])
     counts = result.trials["state"].value_counts().to_dict()
     _say(f"study {result.study_name}: {len(result.trials)} trials ({', '.join(f'{n} {s.lower()}' for s, n in counts.items())})")
     if result.best_trial is None:
         raise VatrackError(f"no trial of study '{result.study_name}' completed; see {paths['markdown']}")
-    _say(f"best: trial {result.best_trial}, CV composite r {result.best_value:.4f}; preset {result.preset_path}")
+    _say(f"best: trial {result.best_trial}, CV composite r {result.best_value:.4f} (selected, optimistic); preset {result.preset_path}")
+    if result.confirmed:
+        _say(f"confirmed on seeds {result.confirmed['seeds']} × {result.confirmed['folds']} folds: composite r "
+             f"{result.confirmed['value']:.4f} ± {result.confirmed['std']:.4f}")
     _say(f"report: {paths['html']}")
 
 

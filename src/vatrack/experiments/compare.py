@@ -109,7 +109,10 @@ class Version:
 
             make_model(self.source)  # unknown names fail here, before any fold runs
             return {"method": self.source, "encoder": self.encoder or "minilm"}
-        return {"ensemble_of": list(self.members), "weights": self.weights}
+        from vatrack.experiments.ensemble import INNER_FOLDS
+
+        return {"ensemble_of": list(self.members), "weights": self.weights,
+                "inner_folds": INNER_FOLDS if self.weights == "cv" else None}
 
     def factory(self) -> Callable[[int], object]:
         """seed -> a fresh, unfitted estimator."""
@@ -355,12 +358,51 @@ def run_version(frame: pd.DataFrame, version: Version, n_folds: int, seeds, cach
     return VersionResult(version, config, key, wanted(per_fold), wanted(predictions), wanted(histories), folder)
 
 
-def ensemble_result(version: Version, members: list[VersionResult]) -> VersionResult:
-    """An ensemble version scored from its members' out-of-fold predictions (see ensemble.py)."""
+def ensemble_result(version: Version, members: list[VersionResult], frame: pd.DataFrame | None = None,
+                    jobs: int = 1, on_event: Callable[[str], None] | None = None) -> VersionResult:
+    """An ensemble version scored from its members' out-of-fold predictions with nested weights
+    (see ensemble.py): each outer fold's weights come from an inner CV inside its training rows.
+    Inner runs are cached beside each member's runs; without ``frame`` only cached ones are used."""
     from vatrack.experiments.ensemble import cv_ensemble
 
-    per_fold, predictions, weights = cv_ensemble({m.name: m.predictions for m in members}, version.weights)
+    inner = None
+    if version.weights == "cv":
+        inner = {m.name: member_inner_oof(m, frame, jobs=jobs, on_event=on_event) for m in members}
+    per_fold, predictions, weights = cv_ensemble({m.name: m.predictions for m in members}, version.weights, inner)
     return VersionResult(version, version.config(), "", per_fold, predictions, weights=weights)
+
+
+def member_inner_oof(member: VersionResult, frame: pd.DataFrame | None, inner_folds: int | None = None,
+                     jobs: int = 1, on_event: Callable[[str], None] | None = None) -> pd.DataFrame:
+    """Inner-CV out-of-fold predictions of ``member`` for each of its outer (seed, fold) runs,
+    tagged outer_seed / outer_fold; cached in the member's folder (``inner_oof_k<F>.csv``)."""
+    from vatrack.experiments.ensemble import INNER_FOLDS, OUTER_KEYS, inner_oof
+    from vatrack.protocols import cv_plan
+
+    inner_folds = inner_folds or INNER_FOLDS
+    say = on_event or (lambda message: None)
+    path = member.folder / f"inner_oof_k{inner_folds}.csv" if member.folder else None
+    cached = (pd.read_csv(path, dtype={"user_id": str, "text_id": str}) if path and path.exists()
+              else pd.DataFrame(columns=[*OUTER_KEYS]))
+    wanted = sorted({(int(s), int(f)) for s, f in member.per_fold[["seed", "fold"]].itertuples(index=False)})
+    have = {(int(s), int(f)) for s, f in cached[OUTER_KEYS].drop_duplicates().itertuples(index=False)}
+    todo = [key for key in wanted if key not in have]
+    if todo:
+        if frame is None:
+            raise VatrackError(f"ensemble member '{member.name}': no cached inner-CV predictions for (seed, fold) "
+                               f"{todo[0]}; rerun `vatrack compare` to compute the nested ensemble weights")
+        n_folds = int(member.per_fold["fold"].max()) + 1
+        folds = {(f.seed, f.fold): f for f in cv_plan(frame, n_folds=n_folds, seeds=sorted({s for s, _ in todo}))}
+        make = member.version.factory()
+        for key in todo:
+            train, _ = folds[key].split(frame)
+            say(f"{member.name}: inner {inner_folds}-fold CV for ensemble weights, seed {key[0]} fold {key[1]}")
+            part = inner_oof(train, make, key[0], inner_folds, jobs).assign(outer_seed=key[0], outer_fold=key[1])
+            cached = pd.concat([cached, part], ignore_index=True) if len(cached) else part
+            if path:
+                write_csv(path, cached)
+    keep = cached.set_index(OUTER_KEYS).index.isin(wanted)
+    return cached[keep].reset_index(drop=True)
 
 
 def load_version_folder(folder) -> VersionResult:
@@ -453,8 +495,14 @@ def load_targets(path) -> list[dict]:
     return targets
 
 
-def evaluate_targets(targets: list[dict], stats: pd.DataFrame, default_version: str) -> pd.DataFrame:
-    """Pass/miss of each target on its version's mean; also whether the 95% CI clears it."""
+def evaluate_targets(targets: list[dict], stats: pd.DataFrame, candidate: str | None) -> pd.DataFrame:
+    """Pass/miss of each target on its version's mean; also whether the 95% CI clears it.
+
+    A target is judged on the version it names, else on ``candidate`` — a version named
+    before the runs (``--candidate``), never the one that happened to score highest (the
+    maximum of several noisy means is optimistic). With neither, the target is listed as
+    "not judged".
+    """
     rows = []
     known = set(stats["metric"])
     for target in targets:
@@ -462,12 +510,18 @@ def evaluate_targets(targets: list[dict], stats: pd.DataFrame, default_version: 
         if metric not in known:
             sample = ", ".join(m for m in COMPARE_METRICS if m in known)
             raise VatrackError(f"target '{target['name']}': unknown metric '{metric}'; use a flat name such as {sample}")
-        version = target.get("version") or default_version
+        version = target.get("version") or candidate
+        sense = target.get("direction") or (">=" if direction(metric) >= 0 else "<=")
+        if version is None:
+            rows.append({"name": target["name"], "version": None, "metric": metric, "direction": sense,
+                         "threshold": target["threshold"], "mean": math.nan, "std": math.nan, "ci_low": math.nan,
+                         "ci_high": math.nan, "delta": math.nan, "status": "not judged (no --candidate)",
+                         "ci_clears": False})
+            continue
         row = stats[(stats["version"] == version) & (stats["metric"] == metric)]
         if row.empty:
             raise VatrackError(f"target '{target['name']}': no version named '{version}' in this comparison")
         row = row.iloc[0]
-        sense = target.get("direction") or (">=" if direction(metric) >= 0 else "<=")
         sign = 1.0 if sense == ">=" else -1.0
         delta = row["mean"] - target["threshold"]
         met = bool(sign * delta >= 0)
@@ -583,13 +637,14 @@ def overfitting_note(histories: pd.DataFrame) -> str:
 class Comparison:
     results: list[VersionResult]
     reference: str
-    best: str
+    best: str                 # highest headline mean: a max-pick, for orientation only
     stats: pd.DataFrame       # version, metric, mean, std, ci_low, ci_high, n  (every per-fold metric)
     tests: pd.DataFrame       # version, metric, delta, ci_low, ci_high, p_bootstrap, p_wilcoxon, n_pairs, verdict
     targets: pd.DataFrame     # see evaluate_targets
     config_diff: pd.DataFrame
     same_keys: int
     meta: dict = field(default_factory=dict)
+    candidate: str | None = None   # named before the runs (--candidate); success criteria are judged on it
 
     def result(self, name: str) -> VersionResult:
         return next(r for r in self.results if r.name == name)
@@ -626,7 +681,8 @@ class Comparison:
                 k: clean(getattr(row, k))
                 for k in ("delta", "ci_low", "ci_high", "p_bootstrap", "p_wilcoxon", "n_pairs", "verdict")}
         return {
-            **self.meta, "reference": self.reference, "best": self.best, "headline": HEADLINE,
+            **self.meta, "reference": self.reference, "best": self.best, "candidate": self.candidate,
+            "headline": HEADLINE,
             "order": [r.name for r in self.results],
             "versions": versions, "comparisons_vs_reference": comparisons,
             "targets": [{k: clean(v) for k, v in row.items()} for row in self.targets.to_dict(orient="records")],
@@ -634,14 +690,18 @@ class Comparison:
 
 
 def compare_results(results: list[VersionResult], reference: str | None = None, targets: list[dict] | None = None,
-                    alpha: float = ALPHA, meta: dict | None = None) -> Comparison:
-    """Statistics, paired tests against ``reference`` (default: the first version), targets."""
+                    alpha: float = ALPHA, meta: dict | None = None, candidate: str | None = None) -> Comparison:
+    """Statistics, paired tests against ``reference`` (default: the first version), targets
+    judged on ``candidate`` (default: the only version when there is one; else none)."""
     if not results:
         raise VatrackError("nothing to compare")
     names = [r.name for r in results]
     reference = reference or names[0]
     if reference not in names:
         raise VatrackError(f"--reference '{reference}' is not one of the versions: {', '.join(names)}")
+    candidate = candidate or (names[0] if len(names) == 1 else None)
+    if candidate not in (None, *names):
+        raise VatrackError(f"--candidate '{candidate}' is not one of the versions: {', '.join(names)}")
     stats_rows = []
     for r in results:
         metrics = [c for c in r.per_fold.columns if c not in ("seed", "fold")]
@@ -656,20 +716,22 @@ def compare_results(results: list[VersionResult], reference: str | None = None, 
                                   "n_pairs", "verdict"])
     headline = stats[stats["metric"] == HEADLINE].set_index("version")["mean"].reindex(names)
     best = headline.idxmax() if headline.notna().any() else names[0]
-    target_table = evaluate_targets(targets if targets is not None else DEFAULT_TARGETS, stats, best)
+    target_table = evaluate_targets(targets if targets is not None else DEFAULT_TARGETS, stats, candidate)
     # Presets share one schema, so their diff is the "changes from v3.0" table; baselines and
     # ensembles have configs of their own shape and join the diff only without two presets.
     presets = {r.name: r.config for r in results if r.version.kind == "preset"}
     diff, same = config_diff(presets if len(presets) >= 2 else {r.name: r.config for r in results})
     return Comparison(results, reference, best, stats, tests, target_table, diff, same,
-                      {"alpha": alpha, **(meta or {})})
+                      {"alpha": alpha, **(meta or {})}, candidate)
 
 
 def run_comparison(frame: pd.DataFrame, versions: list[Version], out_dir, n_folds: int = 5, seeds=(0, 1, 2),
                    reference: str | None = None, targets: list[dict] | None = None, cache_dir=None,
                    alpha: float = ALPHA, on_event: Callable[[str], None] | None = None, data_label: str = "",
-                   command: str | None = None, jobs: int = 1) -> Comparison:
+                   command: str | None = None, jobs: int = 1, candidate: str | None = None) -> Comparison:
     """Run (or reuse) every version's CV, compare, write OUT/summary.json. Returns the comparison."""
+    from vatrack.protocols import seed_set
+
     out_dir = Path(out_dir)
     cache_root = Path(cache_dir) if cache_dir else out_dir / "cache"
     fingerprint = data_fingerprint(frame)
@@ -678,6 +740,8 @@ def run_comparison(frame: pd.DataFrame, versions: list[Version], out_dir, n_fold
     names = [v.name for v in versions]
     if reference is not None and reference not in names:
         raise VatrackError(f"--reference '{reference}' is not one of the versions: {', '.join(names)}")
+    if candidate is not None and candidate not in names:
+        raise VatrackError(f"--candidate '{candidate}' is not one of the versions: {', '.join(names)}")
     for target in targets or []:
         if target.get("version") and target["version"] not in names:
             raise VatrackError(f"target '{target['name']}': no version named '{target['version']}'; versions: {', '.join(names)}")
@@ -688,12 +752,13 @@ def run_comparison(frame: pd.DataFrame, versions: list[Version], out_dir, n_fold
             results[v.name] = run_version(frame, v, n_folds, seeds, cache_root, fingerprint, on_event, jobs=jobs)
     for v in versions:
         if v.kind == "ensemble":
-            results[v.name] = ensemble_result(v, [results[m] for m in v.members])
+            results[v.name] = ensemble_result(v, [results[m] for m in v.members], frame, jobs=jobs, on_event=on_event)
     meta = {"data": data_label, "data_fingerprint": fingerprint, "rows": int(len(frame)),
             "users": int(frame["user_id"].nunique()), "folds": n_folds, "seeds": [int(s) for s in seeds],
+            "seed_set": seed_set(seeds),
             "cache_dir": _portable(cache_root, out_dir), "wall_time_s": round(time.perf_counter() - started, 1),
             "command": command, "default_targets": targets is None, "jobs": int(jobs)}
-    comparison = compare_results([results[v.name] for v in versions], reference, targets, alpha, meta)
+    comparison = compare_results([results[v.name] for v in versions], reference, targets, alpha, meta, candidate)
     write_json(out_dir / "summary.json", comparison.summary(out_dir))
     return comparison
 
@@ -749,6 +814,7 @@ def reload_comparison(out_dir, targets: list[dict] | None = None) -> Comparison:
         targets = [{k: t[k] for k in ("name", "metric", "threshold", "direction", "version") if t.get(k) is not None}
                    for t in summary.get("targets", [])]
     results.sort(key=lambda r: order.index(r.name))
-    meta = {k: summary.get(k) for k in ("data", "data_fingerprint", "rows", "users", "folds", "seeds", "cache_dir",
+    meta = {k: summary.get(k) for k in ("data", "data_fingerprint", "rows", "users", "folds", "seeds", "seed_set", "cache_dir",
                                         "wall_time_s", "command", "default_targets")}
-    return compare_results(results, summary.get("reference"), targets, summary.get("alpha", ALPHA), meta)
+    return compare_results(results, summary.get("reference"), targets, summary.get("alpha", ALPHA), meta,
+                           summary.get("candidate"))

@@ -8,12 +8,16 @@ no intercept can quietly re-fit the label mean. Weights come from one of:
   simplex (SLSQP, started from the normalised non-negative least-squares solution);
 * ``equal``: 1/m each.
 
-The rule that makes the figures honest: weights are never fitted on the rows they predict.
-``cv_ensemble`` scores fold k of a seed with weights fitted on the other folds of that seed
-(their rows are training rows of fold k; the members' models behind those OOF predictions
-did see fold k's rows in training, a second-order effect on a handful of weights that we
-accept and state). ``ensemble_predict`` refuses data whose rows appear in the OOF
-predictions its weights are fitted on.
+The rule that makes the figures honest: weights are never fitted on rows whose labels any
+model behind them has seen, nor on the rows they predict. ``cv_ensemble`` scores outer fold
+k with weights fitted by an *inner* CV inside fold k's training rows (nested): every member
+is fitted on inner training rows and predicts inner held-out rows, all within the outer
+training rows, so neither the weights nor the members' fold-k models ever saw a label of
+fold k. (Fitting fold k's weights on the other outer folds' OOF predictions, as vatrack
+did before, is a second-order leak: those predictions come from models trained on fold
+k's rows.) ``EnsembleRegressor`` is the same procedure as an estimator (fit = inner CV for
+the weights, then every member on all rows). ``ensemble_predict`` refuses data whose rows
+appear in the OOF predictions its weights are fitted on.
 """
 
 from __future__ import annotations
@@ -30,6 +34,10 @@ from vatrack.errors import VatrackError
 WEIGHT_MODES = ("cv", "equal")
 OOF_FILE = "oof_predictions.csv"
 _KEYS = ["seed", "fold", "user_id", "text_id"]
+# Folds of the inner CV (inside an outer fold's training rows) that ensemble weights are fitted on.
+INNER_FOLDS = 3
+# An inner CV's predictions carry the outer (seed, fold) they belong to in these columns.
+OUTER_KEYS = ["outer_seed", "outer_fold"]
 
 
 def check_mode(mode: str) -> str:
@@ -109,16 +117,45 @@ def align_members(frames: list[pd.DataFrame], names: list[str], keys=_KEYS) -> p
     return aligned
 
 
-# --- cross-validated ensemble (for compare) ---------------------------------------------------------
+# --- nested, cross-validated ensemble (for compare and EnsembleRegressor) ------------------------------
 
 
-def cv_ensemble(members: dict[str, pd.DataFrame], mode: str = "cv"):
-    """Score an ensemble of CV runs without fitting weights on the rows being scored.
+def blend_predictions(preds: list[pd.DataFrame], weights: dict[str, np.ndarray], inputs: pd.DataFrame) -> pd.DataFrame:
+    """Members' prediction frames (same rows, same order) -> one prediction frame, weighted per dimension."""
+    from vatrack.models.baselines import prediction_frame
 
-    ``members``: name -> out-of-fold predictions (seed, fold, user_id, text_id, gold,
-    is_seen_user, pred_*) from the same CV plan. Returns (per_fold, predictions, weights):
-    per-fold flat metrics like vatrack.experiments.cv.run_cv, the blended OOF predictions,
-    and the weights used for each (seed, fold).
+    stacked = {dim: np.column_stack([p[f"pred_{dim}"].to_numpy(float) for p in preds]) for dim in LABELS}
+    return prediction_frame(inputs, np.column_stack([stacked[dim] @ weights[dim] for dim in LABELS]))
+
+
+def inner_oof(train: pd.DataFrame, make_estimator, seed: int, inner_folds: int = INNER_FOLDS,
+              jobs: int = 1) -> pd.DataFrame:
+    """Out-of-fold predictions of one member from an official-style CV *inside* ``train``
+    (``inner_folds`` folds, the outer seed): what its weight in an ensemble may be fitted on."""
+    from vatrack.experiments.cv import run_cv
+
+    return run_cv(train, make_estimator, n_folds=inner_folds, seeds=(int(seed),), jobs=jobs).predictions
+
+
+def weights_from_inner(inner: dict[str, pd.DataFrame], mode: str = "cv") -> dict[str, np.ndarray]:
+    """Per-dimension weights fitted on the members' inner-CV out-of-fold predictions."""
+    names = list(inner)
+    if check_mode(mode) == "equal":
+        return fit_weights(pd.DataFrame(), len(names), "equal")
+    aligned = align_members([inner[n] for n in names], names)
+    return fit_weights(aligned, len(names), mode)
+
+
+def cv_ensemble(members: dict[str, pd.DataFrame], mode: str = "cv", inner: dict[str, pd.DataFrame] | None = None):
+    """Score an ensemble of CV runs with nested weights.
+
+    ``members``: name -> outer out-of-fold predictions (seed, fold, user_id, text_id, gold,
+    is_seen_user, pred_*) from the same CV plan. ``inner``: name -> inner-CV out-of-fold
+    predictions (:func:`inner_oof` of each outer fold's training rows, tagged with
+    ``outer_seed`` / ``outer_fold``); required for ``mode="cv"``. Outer fold k is blended with
+    weights fitted on the inner predictions of fold k only. Returns (per_fold, predictions,
+    weights): per-fold flat metrics like vatrack.experiments.cv.run_cv, the blended OOF
+    predictions, and the weights used for each (seed, fold).
     """
     from vatrack.evaluation.metrics import subtask1_metrics
     from vatrack.experiments.cv import flatten_metrics
@@ -126,12 +163,19 @@ def cv_ensemble(members: dict[str, pd.DataFrame], mode: str = "cv"):
     names = list(members)
     if len(names) < 2:
         raise VatrackError(f"an ensemble needs at least 2 members, got {len(names)}")
+    if check_mode(mode) == "cv" and (inner is None or set(inner) != set(names)):
+        raise VatrackError("cv ensemble weights need every member's inner-CV predictions (nested weights)")
     aligned = align_members([members[n] for n in names], names)
     rows, predictions, weights = [], [], []
     for (seed, fold), held in aligned.groupby(["seed", "fold"], sort=True):
-        # Weights from this seed's other folds: rows that are training data for this fold.
-        other = aligned[(aligned["seed"] == seed) & (aligned["fold"] != fold)]
-        w = fit_weights(other, len(names), mode)
+        if mode == "cv":
+            own = {n: inner[n][(inner[n]["outer_seed"] == seed) & (inner[n]["outer_fold"] == fold)] for n in names}
+            missing = [n for n, f in own.items() if f.empty]
+            if missing:
+                raise VatrackError(f"no inner-CV predictions of {', '.join(missing)} for seed {seed} fold {fold}")
+            w = weights_from_inner(own, mode)
+        else:
+            w = fit_weights(pd.DataFrame(), len(names), "equal")
         scored = blend(held, w)
         rows.append({"seed": int(seed), "fold": int(fold), **flatten_metrics(subtask1_metrics(scored))})
         keep = ["user_id", "text_id", *LABELS, "is_seen_user", "pred_valence", "pred_arousal", "seed", "fold"]
@@ -139,6 +183,37 @@ def cv_ensemble(members: dict[str, pd.DataFrame], mode: str = "cv"):
         weights.append({"seed": int(seed), "fold": int(fold),
                         **{f"{dim}.{name}": float(w[dim][i]) for dim in LABELS for i, name in enumerate(names)}})
     return pd.DataFrame(rows), pd.concat(predictions, ignore_index=True), pd.DataFrame(weights)
+
+
+class EnsembleRegressor:
+    """A weighted ensemble as a subtask-1 estimator (fit / predict; not saved as a bundle).
+
+    ``fit(train)``: weights from an inner official-style CV inside ``train`` (members fitted
+    on inner training rows, weights fitted on their inner out-of-fold predictions), then every
+    member refitted on all of ``train``. Nothing outside ``train`` reaches the weights or the
+    members, so the estimator can sit in an outer CV like any other.
+    """
+
+    kind = "ensemble"
+
+    def __init__(self, members: dict, seed: int = 0, mode: str = "cv", inner_folds: int = INNER_FOLDS):
+        if len(members) < 2:
+            raise VatrackError(f"an ensemble needs at least 2 members, got {len(members)}")
+        self.members, self.seed, self.mode, self.inner_folds = dict(members), int(seed), check_mode(mode), int(inner_folds)
+        self.weights_: dict[str, np.ndarray] = {}
+        self.models_: dict = {}
+
+    def fit(self, train: pd.DataFrame) -> "EnsembleRegressor":
+        inner = ({} if self.mode == "equal" else
+                 {n: inner_oof(train, make, self.seed, self.inner_folds) for n, make in self.members.items()})
+        self.weights_ = weights_from_inner(inner or {n: None for n in self.members}, self.mode)
+        self.models_ = {n: make(self.seed).fit(train) for n, make in self.members.items()}
+        return self
+
+    def predict(self, inputs: pd.DataFrame) -> pd.DataFrame:
+        if not self.models_:
+            raise VatrackError("the ensemble is not fitted; call fit first")
+        return blend_predictions([m.predict(inputs) for m in self.models_.values()], self.weights_, inputs)
 
 
 # --- ensemble of trained runs (for `vatrack ensemble`) -------------------------------------------
@@ -219,10 +294,8 @@ def ensemble_predict(run_dirs, data_path, out, weights: str = "cv", oof=None) ->
     else:
         fitted = fit_weights(pd.DataFrame(), len(models), "equal")
 
-    preds = [m.predict(inputs) for m in models]
-    stacked = {dim: np.column_stack([p[f"pred_{dim}"].to_numpy(float) for p in preds]) for dim in LABELS}
-    blended = np.column_stack([stacked[dim] @ fitted[dim] for dim in LABELS])
-    path = write_submission(prediction_frame(inputs, blended), "subtask1", out,
+    blended = blend_predictions([m.predict(inputs) for m in models], fitted, inputs)
+    path = write_submission(blended, "subtask1", out,
                             expected_keys=inputs[["user_id", "text_id"]])
     used = {"mode": weights, "runs": [str(r) for r in run_dirs],
             "weights": {dim: dict(zip(names, map(float, fitted[dim]))) for dim in LABELS}}

@@ -87,7 +87,9 @@ def train_run(data_path, preset="v3.3", out="runs/train", *, encoder: str | None
 
     check_trainer_options(trainer)
     format = format or DiaryFormat()
-    train = load_diary(data_path, require_labels=True, format=format)
+    from vatrack.protocols import model_inputs
+
+    train = model_inputs(load_diary(data_path, require_labels=True, format=format))  # no column carrying later rows
     out = Path(out)
     writer = launcher_rank() == 0
     created = not out.exists()

@@ -33,7 +33,7 @@ from vatrack.data import LABELS, Diary, DiaryFormat, read_diary
 from vatrack.errors import VatrackError
 from vatrack.evaluation.metrics import subtask1_metrics
 from vatrack.evaluation.trajectory import STAT_COLUMNS, series_statistics
-from vatrack.protocols import strip_labels
+from vatrack.protocols import model_inputs, strip_labels
 
 TRACK_METHOD = "ridge+user"
 MIN_RATED = 10                     # fewer rated entries cannot support out-of-fold fits
@@ -106,7 +106,7 @@ def run_track(source, format: DiaryFormat | None = None, *, method: str | None =
     if clash:
         raise VatrackError(f"{diary.path}: already has a column '{clash[0]}' (the output of an earlier run?); "
                            "rename or drop it so the predictions do not overwrite it")
-    frame = diary.frame
+    frame = model_inputs(diary.frame)   # nothing derived from later rows reaches a model
     rated = diary.rated
     started = time.perf_counter()
     if run is not None:

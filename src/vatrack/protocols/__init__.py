@@ -1,5 +1,8 @@
 """Protocols: the official split, official-style CV folds, forecasting instances."""
 
-from vatrack.protocols.splits import Fold, cv_plan, fold_summary, official_split, official_style_folds, strip_labels
+from vatrack.protocols.splits import (CONFIRMATION_SEEDS, FUTURE_COLUMNS, Fold, check_development_seeds, cv_plan,
+                                      cv_seeds, fold_summary, model_inputs, official_split, official_style_folds,
+                                      seed_set, strip_labels)
 
-__all__ = ["Fold", "cv_plan", "fold_summary", "official_split", "official_style_folds", "strip_labels"]
+__all__ = ["CONFIRMATION_SEEDS", "FUTURE_COLUMNS", "Fold", "check_development_seeds", "cv_plan", "cv_seeds",
+           "fold_summary", "model_inputs", "official_split", "official_style_folds", "seed_set", "strip_labels"]

@@ -43,6 +43,7 @@ import pandas as pd
 from vatrack.data.loading import sort_diary
 from vatrack.data.schema import LABELS
 from vatrack.errors import VatrackError
+from vatrack.protocols.splits import model_inputs
 
 FORECAST_TASKS = ("subtask2a", "subtask2b")
 # Official gold / prediction column names (the same as vatrack.evaluation's; a test checks).
@@ -52,7 +53,8 @@ TARGET_COLUMNS = {
 }
 PREDICTION_COLUMNS = {task: tuple(f"pred_{c}" for c in cols) for task, cols in TARGET_COLUMNS.items()}
 # What a forecaster may read of a history: inputs and the observed V/A, nothing derived
-# from later rows (the files' state_change_* / disposition_change_* / group columns are).
+# from later rows (the files' state_change_* / disposition_change_* / group columns are:
+# history_view drops vatrack.protocols.FUTURE_COLUMNS first, then keeps only these).
 HISTORY_COLUMNS = ("user_id", "text_id", "text", "timestamp", "collection_phase", "is_words", *LABELS)
 INSTANCE_COLUMNS = ("user_id", "start", "prefix_len", "future_len", "target_valence", "target_arousal")
 
@@ -71,7 +73,7 @@ def history_view(frame: pd.DataFrame, what: str = "history") -> pd.DataFrame:
     missing = [c for c in ("user_id", "timestamp", *LABELS) if c not in frame.columns]
     if missing:
         raise VatrackError(f"{what} lacks column(s) {', '.join(map(repr, missing))}; forecasting needs every row's valence and arousal")
-    history = frame.copy()
+    history = model_inputs(frame).copy()
     for column, default in (("text_id", None), ("text", ""), ("is_words", False), ("collection_phase", pd.NA)):
         if column not in history.columns:
             history[column] = np.arange(len(history)).astype(str) if column == "text_id" else default

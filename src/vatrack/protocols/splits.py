@@ -17,6 +17,19 @@ import pandas as pd
 from vatrack.data.schema import LABEL_COLUMNS
 from vatrack.errors import VatrackError
 
+# Columns the task's files derive from *later* rows: 2A's state_change_* (next value minus
+# this one), 2B's disposition_change_* (second-half mean minus first-half mean) and group
+# (which half a row is in). In the marker files they equal the forecasting CV's gold; they
+# may only ever build targets, never reach a model as input.
+FUTURE_COLUMNS = ("state_change_valence", "state_change_arousal", "disposition_change_valence",
+                  "disposition_change_arousal", "group")
+
+
+def model_inputs(frame: pd.DataFrame) -> pd.DataFrame:
+    """``frame`` without the columns that carry the future (:data:`FUTURE_COLUMNS`): what any
+    model may be fitted on. Labels (valence, arousal) stay; strip_labels removes those too."""
+    return frame.drop(columns=[c for c in FUTURE_COLUMNS if c in frame.columns])
+
 
 @dataclass(frozen=True)
 class Fold:
@@ -28,7 +41,9 @@ class Fold:
     seen_users: tuple[str, ...]
 
     def split(self, frame: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
-        """(train rows, held-out rows with gold labels and is_seen_user)."""
+        """(train rows, held-out rows with gold labels and is_seen_user); neither carries
+        :data:`FUTURE_COLUMNS` (a marker file's targets would leak held-out labels)."""
+        frame = model_inputs(frame)
         train = frame.iloc[self.train_index].reset_index(drop=True)
         test = frame.iloc[self.test_index].reset_index(drop=True)
         test["is_seen_user"] = test["user_id"].isin(self.seen_users).to_numpy()
@@ -36,8 +51,9 @@ class Fold:
 
 
 def strip_labels(frame: pd.DataFrame) -> pd.DataFrame:
-    """The frame a model may see at prediction time: every gold column removed."""
-    return frame.drop(columns=[c for c in LABEL_COLUMNS if c in frame.columns])
+    """The frame a model may see at prediction time: every gold column and every column
+    derived from later rows (FUTURE_COLUMNS, e.g. ``group``) removed."""
+    return frame.drop(columns=[c for c in (*LABEL_COLUMNS, *FUTURE_COLUMNS) if c in frame.columns])
 
 
 def official_style_folds(frame: pd.DataFrame, n_folds: int = 5, seed: int = 0,
@@ -71,6 +87,42 @@ def official_style_folds(frame: pd.DataFrame, n_folds: int = 5, seed: int = 0,
         folds.append(Fold(seed=seed, fold=k, train_index=np.flatnonzero(~held), test_index=np.flatnonzero(held),
                           unseen_users=tuple(sorted(unseen)), seen_users=tuple(sorted(seen))))
     return folds
+
+
+# Development vs confirmation seeds. Development seeds (0..N-1, the default of every command)
+# are for choosing: presets, methods, defaults, sweep trials. Confirmation seeds (--confirm)
+# are a fixed set no selection may use; the figures vatrack reports as its estimates come from
+# them, so a choice made on development seeds is measured on folds it never saw.
+CONFIRMATION_SEEDS = (1000, 1001, 1002, 1003, 1004)
+
+
+def cv_seeds(n: int, confirm: bool = False) -> tuple[int, ...]:
+    """The first ``n`` confirmation seeds (``confirm``), else development seeds 0..n-1."""
+    if int(n) < 1:
+        raise VatrackError(f"--seeds must be at least 1 (got {n})")
+    if confirm:
+        if n > len(CONFIRMATION_SEEDS):
+            raise VatrackError(f"--confirm has {len(CONFIRMATION_SEEDS)} seeds ({CONFIRMATION_SEEDS[0]}–"
+                               f"{CONFIRMATION_SEEDS[-1]}); ask for --seeds {len(CONFIRMATION_SEEDS)} or fewer")
+        return CONFIRMATION_SEEDS[:n]
+    if n > CONFIRMATION_SEEDS[0]:
+        raise VatrackError(f"--seeds {n} would reach the confirmation seeds ({CONFIRMATION_SEEDS[0]}…); use fewer")
+    return tuple(range(int(n)))
+
+
+def seed_set(seeds) -> str:
+    """'confirmation', 'development' or 'mixed' for a collection of CV seeds."""
+    confirm = {int(s) in CONFIRMATION_SEEDS for s in seeds}
+    return "mixed" if len(confirm) > 1 else "confirmation" if confirm == {True} else "development"
+
+
+def check_development_seeds(seeds, what: str) -> tuple[int, ...]:
+    """``seeds`` unchanged, or a VatrackError when ``what`` (a selection) would use a confirmation seed."""
+    used = sorted(int(s) for s in seeds if int(s) in CONFIRMATION_SEEDS)
+    if used:
+        raise VatrackError(f"{what} may not use confirmation seeds ({', '.join(map(str, used))}): they are kept "
+                           "for measuring what was chosen; select on development seeds 0..N-1")
+    return tuple(int(s) for s in seeds)
 
 
 def cv_plan(frame: pd.DataFrame, n_folds: int = 5, seeds=(0, 1, 2), **kwargs) -> list[Fold]:

@@ -47,6 +47,12 @@ def _mean_std(comparison: Comparison, version: str, metric: str, ci: bool = Fals
 # --- sections ---------------------------------------------------------------------------------------
 
 
+def _seed_set(seeds) -> str:
+    from vatrack.protocols import seed_set
+
+    return seed_set(seeds) + " seeds" if len(seeds) else "seeds unknown"
+
+
 def _intro(report: Report, c: Comparison) -> None:
     meta = c.meta
     names = [r.name for r in c.results]
@@ -54,7 +60,11 @@ def _intro(report: Report, c: Comparison) -> None:
     report.text(f"Versions: {', '.join(f'**{n}**' for n in names)}. Reference: **{c.reference}**. "
                 f"Data: `{meta.get('data') or 'in-memory frame'}` ({meta.get('rows', '?')} texts, {meta.get('users', '?')} users). "
                 f"Protocol: official-style CV, {meta.get('folds', '?')} folds × {len(meta.get('seeds') or [])} seeds "
+                f"{list(meta.get('seeds') or [])} ({_seed_set(meta.get('seeds') or [])}) "
                 f"= {runs} runs per version (some users held out entirely, others only their latest texts).")
+    if _seed_set(meta.get("seeds") or []) != "confirmation":
+        report.text("Development seeds: fine for choosing between versions; a figure to report (or a chosen version's "
+                    "estimate) comes from the confirmation seeds (`--confirm`), which no selection may use.", kind="note")
     report.text("Every figure is the mean ± std over (seed, fold) runs, with a 95% bootstrap interval where shown. "
                 f"A delta against the reference is **significant** only when its paired 95% bootstrap interval over "
                 f"shared (seed, fold) pairs excludes 0 and the Wilcoxon signed-rank test gives p < {c.meta.get('alpha', 0.05)}; "
@@ -63,8 +73,9 @@ def _intro(report: Report, c: Comparison) -> None:
 
 
 def _final_results(report: Report, c: Comparison) -> None:
-    best = c.best
-    report.heading(f"Final results — best version: {best}")
+    best = c.candidate or c.best
+    report.heading(f"Final results — candidate (named in advance): {best}" if c.candidate
+                   else f"Final results — best version: {best}")
     rows = [
         ("composite r, avg of V and A (leaderboard figure)", HEADLINE),
         ("composite r, valence", "all.valence.r_composite"),
@@ -85,7 +96,9 @@ def _final_results(report: Report, c: Comparison) -> None:
                            "95% CI": fmt_ci(stats[m]["ci_low"], stats[m]["ci_high"]), "runs": stats[m]["n"]}
                           for label, m in rows if stats[m]["n"]])
     report.table(table)
-    report.text("Best = highest mean composite r (avg of valence and arousal) under this CV. Train CCC is taken at the "
+    report.text(("Candidate = the version named with --candidate before the runs; " if c.candidate else
+                 "Best = highest mean composite r (avg of valence and arousal) under this CV: a maximum over versions, "
+                 "optimistic by construction — name a --candidate to judge one. ") + "Train CCC is taken at the "
                 "kept epoch for trained models and in-sample for baselines; the gap is train CCC minus held-out CCC.",
                 kind="note")
 
@@ -96,11 +109,15 @@ def _targets(report: Report, c: Comparison) -> None:
         report.text("No targets given (pass --targets targets.yaml).")
         return
     table = pd.DataFrame([{
-        "criterion": t["name"], "version": t["version"], "metric": t["metric"],
+        "criterion": t["name"], "version": t["version"] or "—", "metric": t["metric"],
         "target": f"{t['direction']} {fmt(t['threshold'])}", "result": fmt_mean_std(t["mean"], t["std"]),
         "delta": fmt_signed(t["delta"]), "status": t["status"], "95% CI clears target": "yes" if t["ci_clears"] else "no",
     } for t in c.targets.to_dict(orient="records")])
     report.table(table)
+    judged = sorted({t for t in c.targets["version"].dropna()})
+    report.text(f"Judged on: {', '.join(judged)} (named in advance: --candidate or the target's own version; never "
+                "the highest-scoring version)." if judged else "Not judged: no --candidate named. Success criteria are "
+                "judged only on a version named before the runs (--candidate), never on the maximum.", kind="note")
     if c.meta.get("default_targets"):
         report.text("Default targets: the public leaderboard's composite r on the official test (organisers' Linear(BERT) "
                     ".557/.299, rank 1 .667/.554). CV figures on the training data are not leaderboard figures; "
@@ -231,7 +248,7 @@ def _ensembles(report: Report, c: Comparison) -> None:
         members = r.version.members
         report.table(pd.DataFrame([{"member": m, **{f"weight {d}": fmt_mean_std(mean.loc["mean", f"{d}.{m}"], mean.loc["std", f"{d}.{m}"])
                                                    for d in LABELS}} for m in members]),
-                     caption=f"weights ({r.version.weights}) per (seed, fold), fitted on that seed's other folds only")
+                     caption=f"weights ({r.version.weights}) per (seed, fold), fitted by an inner CV inside that fold's training rows only (nested)")
 
 
 def _per_fold(report: Report, c: Comparison) -> None:

@@ -28,13 +28,23 @@ def sweep_report(result, out_dir) -> dict[str, Path]:
     if result.best_trial is None:
         report.text("No trial has completed yet.")
     else:
-        report.text(f"Trial {result.best_trial}: CV composite r **{result.best_value:.4f}**. Preset: `{result.preset_path}`.")
+        report.text(f"Trial {result.best_trial}: selected CV composite r {result.best_value:.4f} (the maximum over trials on "
+                    f"development seeds {meta.get('seeds')}: optimistic). Preset: `{result.preset_path}`.")
+        c = result.confirmed
+        if c:
+            report.text(f"Confirmed (honest estimate): CV composite r **{c['value']:.4f} ± {c['std']:.4f}** "
+                        f"(valence {c['r_composite_valence']:.4f}, arousal {c['r_composite_arousal']:.4f}) over "
+                        f"{c['folds']} folds × confirmation seeds {c['seeds']}, which no trial used; selection optimism "
+                        f"≈ {result.best_value - c['value']:+.4f} (different fold counts also differ in training size).")
+        else:
+            report.text("Not confirmed (--no-confirm): only the optimistic selected value is known.", kind="note")
         shown = {k: json.dumps(v) if isinstance(v, list) else fmt(v, 6) if isinstance(v, float) else str(v)
                  for k, v in result.best_params.items()}
         report.table(pd.DataFrame([{"key": k, "value": v} for k, v in shown.items()]))
         report.text(f"vatrack train --data TRAIN.csv --preset {result.preset_path} --out runs/sweep-best", kind="code")
-        report.text("A sweep's best value is optimistically biased (it is the maximum of many noisy estimates): "
-                    "confirm it with `vatrack compare` on more seeds before calling it better.", kind="note")
+        report.text("A sweep's best value is optimistically biased (it is the maximum of many noisy estimates): quote the "
+                    "confirmed value, and compare it with the base preset on the same confirmation seeds "
+                    "(`vatrack cv --preset BASE --confirm`) before calling it better.", kind="note")
     if len(trials):
         report.heading("Optimisation history")
         report.image(plots.optimisation_history(trials, out_dir / "plots" / "optimisation_history.png"),
