@@ -124,16 +124,30 @@ def test_demo_regenerates_its_own_folder(tmp_path):
     assert sorted(p.name for p in out.iterdir()) == [MARKER]
 
 
-def test_jobs_default_is_two_workers_for_presets_on_two_cores(monkeypatch):
+def test_jobs_default_is_two_workers_for_presets_on_two_cores(monkeypatch, task_files, capsys):
     from vatrack import cli
-    from vatrack.errors import VatrackError
 
     monkeypatch.setattr(cli.os, "cpu_count", lambda: 2)
     assert cli._jobs(None, has_presets=True) == 2 and cli._jobs(None, has_presets=False) == 1
     monkeypatch.setattr(cli.os, "cpu_count", lambda: 1)
     assert cli._jobs(None, has_presets=True) == 1 and cli._jobs(3, has_presets=False) == 3
-    with pytest.raises(VatrackError, match="--jobs must be at least 1"):
-        cli._jobs(0, has_presets=True)
+    code, _, stderr = run_cli(["cv", "--method", "mean", "--data", task_files["train"], "--jobs", "0"], capsys)
+    assert code == 2 and "Invalid value for '--jobs'" in stderr and len(stderr.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize("args,option", [
+    (["evaluate", "--task", "subtask9", "--pred", "p.csv", "--gold", "g.csv"], "--task"),
+    (["forecast", "--task", "subtask1", "--data", "d.csv", "--out", "o.csv"], "--task"),
+    (["train", "--data", "d.csv", "--out", "r", "--val", "holdout"], "--val"),
+    (["ensemble", "--data", "d.csv", "--out", "o.csv", "--runs", "a", "b", "--weights", "best"], "--weights"),
+    (["cv", "--method", "mean", "--data", "d.csv", "--seeds", "0"], "--seeds"),
+])
+def test_choices_and_bounds_are_option_types(args, option, capsys):
+    """One declaration per choice or bound: a bad value is one usage line naming the option, exit 2."""
+    code, stdout, stderr = run_cli(args, capsys)
+    lines = stderr.strip().splitlines()
+    assert code == 2 and len(lines) == 1 and f"Invalid value for '{option}'" in lines[0], stderr
+    assert "Traceback" not in stderr
 
 
 def test_version_option_prints_the_installed_version(capsys):
@@ -162,6 +176,6 @@ def test_library_errors_name_parameters_and_the_cli_names_flags(task_files, tmp_
     assert "--" not in str(err.value)
     for command in (["cv", "--method", "mean"], ["compare", "--methods", "mean", "--out", tmp_path / "c"]):
         code, _, stderr = run_cli([*command, "--data", task_files["train"], "--folds", "1"], capsys)
-        assert code == 2 and "--folds must be at least 2 (got 1)" in stderr, stderr
+        assert code == 2 and "Invalid value for '--folds'" in stderr and "2" in stderr, stderr
     code, _, stderr = run_cli(["train", "--data", task_files["train"], "--out", tmp_path / "r", "--logger", "paper"], capsys)
     assert code == 2 and "--logger must be one of" in stderr

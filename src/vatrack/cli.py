@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import functools
 import inspect
+from enum import Enum
 import logging
 import os
 import sys
@@ -102,9 +103,11 @@ def _jobs(jobs: int | None, has_presets: bool) -> int:
     (one small training cannot keep two cores busy); baselines are fast enough in-process."""
     if jobs is None:
         return 2 if has_presets and (os.cpu_count() or 1) >= 2 else 1
-    if jobs < 1:
-        raise VatrackError(f"--jobs must be at least 1 (got {jobs})")
     return jobs
+
+
+JOBS = typer.Option(None, min=1, help="folds trained at once in worker processes sharing the cores "
+                    "(default: 2 for sequence presets on >= 2 cores, ~1.4x faster there; else 1)")
 
 
 MAX_SEEDS = 1000
@@ -185,23 +188,42 @@ def diary_options(command):
 # --- commands (one block each; keep them thin) -------------------------------------------
 
 
-def _folds_option(folds: int) -> int:
-    # The library says n_folds; the command line says --folds.
-    if folds < 2:
-        raise VatrackError(f"--folds must be at least 2 (got {folds})")
-    return folds
+# Choices and bounds are declared once, as option types: typer lists the choices in --help and
+# turns a bad value into one usage line (exit 2) before the command runs.
 
 
-def _task_option(task: str) -> str:
-    tasks = ("subtask1", "subtask2a", "subtask2b")
-    if task not in tasks:
-        raise VatrackError(f"--task must be one of {', '.join(tasks)} (got '{task}')")
-    return task
+class Task(str, Enum):
+    subtask1 = "subtask1"
+    subtask2a = "subtask2a"
+    subtask2b = "subtask2b"
+
+
+class ForecastTask(str, Enum):
+    subtask2a = "subtask2a"
+    subtask2b = "subtask2b"
+
+
+class Val(str, Enum):
+    cv = "cv"
+    none = "none"
+
+
+class Weights(str, Enum):
+    cv = "cv"
+    equal = "equal"
+
+
+def _folds(default: int, help: str = "folds per seed"):
+    return typer.Option(default, min=2, help=help)
+
+
+def _seeds(default: int, help: str = "number of seeds (development 0..N-1; with --confirm the confirmation seeds)"):
+    return typer.Option(default, min=1, max=MAX_SEEDS, help=help)
 
 
 @app.command()
 def evaluate(
-    task: str = typer.Option(..., help="subtask1, subtask2a or subtask2b"),
+    task: Task = typer.Option(..., help="which task's files"),
     pred: Path = typer.Option(..., help="prediction file in the official format"),
     gold: Path = typer.Option(..., help="gold file with the same keys"),
     as_json: bool = typer.Option(False, "--json", help="print one JSON object with every figure"),
@@ -211,11 +233,11 @@ def evaluate(
 
     from vatrack.evaluation.scoring import render_table, score_files
 
-    result = score_files(_task_option(task), pred, gold)
+    result = score_files(task.value, pred, gold)
     if as_json:
         print(json.dumps(result, indent=2, sort_keys=True, default=float))
     else:
-        console.print(render_table(result, task))
+        console.print(render_table(result, task.value))
 
 
 @app.command()
@@ -225,7 +247,7 @@ def baseline(
     data: Path = typer.Option(..., help="CSV of texts to predict (e.g. test_subtask1.csv)"),
     out: Path = typer.Option(..., help="where to write pred_subtask1.csv"),
     method: str = typer.Option("ridge+user", help="mean, user-mean, ridge or ridge+user"),
-    task: str = typer.Option("subtask1", help="baselines predict subtask 1"),
+    task: Task = typer.Option(Task.subtask1, help="baselines predict subtask 1"),
     encoder: str = typer.Option("minilm", help="minilm, mpnet, a Hugging Face id or a local model folder"),
     save: Optional[Path] = typer.Option(None, help="also save the fitted model bundle here"),
     threads: Optional[int] = THREADS,
@@ -239,7 +261,7 @@ def baseline(
 
     from vatrack.io import check_writable
 
-    if _task_option(task) != "subtask1":
+    if task != Task.subtask1:
         raise VatrackError("baselines predict subtask 1; use `vatrack forecast` for subtask 2A/2B")
     model = make_model(method, encoder=encoder)
     check_writable(out)  # before the work, not after it
@@ -259,14 +281,13 @@ def cv(
     data: Path = typer.Option(..., help="labelled training CSV"),
     method: Optional[str] = typer.Option(None, help="baseline: mean, user-mean, ridge, ridge+user"),
     preset: Optional[str] = typer.Option(None, help="sequence-model preset (v3.0, v3.2, v3.3, v3.4, best) or a YAML path"),
-    folds: int = typer.Option(5, help="folds per seed"),
-    seeds: int = typer.Option(3, help="number of seeds (0..N-1)"),
+    folds: int = _folds(5),
+    seeds: int = _seeds(3),
     encoder: Optional[str] = typer.Option(None, help="text encoder (default: the preset's own; minilm for baselines)"),
     set_: list[str] = typer.Option([], "--set", help="preset override key=value (repeatable)"),
     out: Optional[Path] = typer.Option(None, help="write per-fold figures and out-of-fold predictions to this folder"),
     force: bool = typer.Option(False, help="overwrite --out if it exists"),
-    jobs: Optional[int] = typer.Option(None, help="folds trained at once in worker processes sharing the cores "
-                                       "(default: 2 for sequence presets on >= 2 cores, ~1.4x faster there; else 1)"),
+    jobs: Optional[int] = JOBS,
     threads: Optional[int] = THREADS,
     confirm: bool = typer.Option(False, "--confirm", help="run the confirmation seeds 1000.. (for reporting; no selection "
                                  "may use them) instead of the development seeds 0..N-1 (for choosing)"),
@@ -281,7 +302,6 @@ def cv(
     from vatrack.protocols import cv_plan, cv_seeds, fold_summary, seed_set
 
     seed_list = cv_seeds(seeds, confirm)
-    _folds_option(folds)
     jobs = _jobs(jobs, has_presets=preset is not None)
     _threads(threads)
     frame = load_diary(data, require_labels=True, format=fmt)
@@ -362,7 +382,7 @@ def train(
     encoder: Optional[str] = typer.Option(None, help="override the preset's encoder (minilm, mpnet, HF id or folder)"),
     seed: int = typer.Option(0, help="seed of initialisation, batches and the validation split"),
     set_: list[str] = typer.Option([], "--set", help="preset override key=value (repeatable)"),
-    val: str = typer.Option("cv", help="cv: early stopping on an official-style inner fold; none: train all epochs"),
+    val: Val = typer.Option(Val.cv, help="cv: early stopping on an official-style inner fold; none: train all epochs"),
     mode: Optional[str] = typer.Option(None, help="encoder mode: frozen (cached vectors) or finetune"),
     accelerator: Optional[str] = typer.Option(None, help="Lightning accelerator (cpu, gpu, auto)"),
     devices: Optional[str] = typer.Option(None, help="Lightning devices (e.g. 2, auto)"),
@@ -378,13 +398,11 @@ def train(
     from vatrack.experiments.runs import train_run
     from vatrack.training.loggers import LOGGERS
 
-    # The library names its parameters (val, logger); say the flags here.
-    if val not in ("cv", "none"):
-        raise VatrackError(f"--val must be cv or none (got '{val}')")
+    # The library names its parameters (logger); say the flag here.
     if logger.strip().lower() not in LOGGERS:
         raise VatrackError(f"--logger must be one of {', '.join(LOGGERS)} (got '{logger}')")
     _threads(threads)
-    metrics = train_run(data, preset, out, encoder=encoder, seed=seed, overrides=set_, val=val, mode=mode, force=force,
+    metrics = train_run(data, preset, out, encoder=encoder, seed=seed, overrides=set_, val=val.value, mode=mode, force=force,
                         accelerator=accelerator, devices=devices, strategy=strategy, num_nodes=num_nodes,
                         resume=resume, logger=logger, format=fmt)
     if not metrics:
@@ -477,7 +495,7 @@ def encoders_install_mpnet(force: bool = typer.Option(False, help="unpack again 
 @app.command()
 @diary_options
 def forecast(
-    task: str = typer.Option(..., help="subtask2a (state change) or subtask2b (disposition change)"),
+    task: ForecastTask = typer.Option(..., help="subtask2a (state change) or subtask2b (disposition change)"),
     data: Path = typer.Option(..., help="forecasting marker file (all users' rows, is_forecasting_user marks whom to forecast)"),
     out: Path = typer.Option(..., help="where to write pred_subtask2a.csv / pred_subtask2b.csv"),
     method: Optional[str] = typer.Option(None, help="forecasting method (default: the best under forecasting CV, see docs/results.md)"),
@@ -489,10 +507,8 @@ def forecast(
     """Learn from every user's history in DATA; forecast the flagged users' change; write the official file."""
     from vatrack.experiments.forecasting import describe_predictions, forecast_file
 
-    if task not in ("subtask2a", "subtask2b"):
-        raise VatrackError(f"--task must be subtask2a or subtask2b (got '{task}')")
     _seed(seed)
-    path, predictions, used = forecast_file(task, data, out, method=method, encoder=encoder, seed=seed, save=save,
+    path, predictions, used = forecast_file(task.value, data, out, method=method, encoder=encoder, seed=seed, save=save,
                                             format=fmt)
     ranges = ", ".join(f"{c} {lo:+.3f}..{hi:+.3f}" for c, (lo, hi) in describe_predictions(predictions).items())
     console.print(f"wrote {len(predictions)} forecasts to {path} ({used}); {ranges}", soft_wrap=True)
@@ -501,10 +517,10 @@ def forecast(
 @app.command("forecast-cv")
 @diary_options
 def forecast_cv(
-    task: str = typer.Option(..., help="subtask2a or subtask2b"),
+    task: ForecastTask = typer.Option(..., help="subtask2a or subtask2b"),
     data: Path = typer.Option(..., help="labelled diary / forecasting marker file"),
-    folds: int = typer.Option(5, help="folds per seed"),
-    seeds: int = typer.Option(3, help="number of seeds (0..N-1)"),
+    folds: int = _folds(5),
+    seeds: int = _seeds(3),
     methods: Optional[str] = typer.Option(None, help="comma-separated methods (default: all but the slow 'sequence')"),
     encoder: str = typer.Option("minilm", help="text encoder for methods that read text"),
     out: Optional[Path] = typer.Option(None, help="write per_fold.csv, predictions.csv and table.md to this folder"),
@@ -520,8 +536,7 @@ def forecast_cv(
 
     from vatrack.protocols import cv_seeds, seed_set
 
-    if task not in ("subtask2a", "subtask2b"):
-        raise VatrackError(f"--task must be subtask2a or subtask2b (got '{task}')")
+    task = task.value
     seed_list = cv_seeds(seeds, confirm)
     chosen = [m.strip() for m in methods.split(",") if m.strip()] if methods else list(CV_METHODS)
     if "linear-prev" not in chosen:
@@ -564,8 +579,8 @@ def compare(
     presets: Optional[str] = typer.Option(None, help="comma list of presets (names or YAML paths), e.g. v3.0,v3.3,v3.4"),
     methods: Optional[str] = typer.Option(None, help="comma list of baselines, e.g. user-mean,ridge+user"),
     ensemble: Optional[str] = typer.Option(None, help="also compare an ensemble of all versions: cv or equal weights"),
-    seeds: int = typer.Option(3, help="number of seeds (0..N-1)"),
-    folds: int = typer.Option(5, help="folds per seed"),
+    seeds: int = _seeds(3),
+    folds: int = _folds(5),
     reference: Optional[str] = typer.Option(None, help="version the deltas are taken against (default: the first)"),
     targets: Optional[Path] = typer.Option(None, help="targets.yaml: list of {name, metric, threshold}"),
     candidate: Optional[str] = typer.Option(None, help="version the success criteria are judged on, named in advance "
@@ -575,8 +590,7 @@ def compare(
     set_: list[str] = typer.Option([], "--set", help="override for every preset, key=value (repeatable)"),
     alpha: float = typer.Option(0.05, help="significance level of the paired tests"),
     force: bool = typer.Option(False, help="empty --out first if it holds something other than a comparison"),
-    jobs: Optional[int] = typer.Option(None, help="folds trained at once in worker processes sharing the cores "
-                                       "(default: 2 for sequence presets on >= 2 cores, ~1.4x faster there; else 1)"),
+    jobs: Optional[int] = JOBS,
     threads: Optional[int] = THREADS,
     confirm: bool = typer.Option(False, "--confirm", help="run the confirmation seeds 1000.. (for reporting; no selection "
                                  "may use them) instead of the development seeds 0..N-1 (for choosing)"),
@@ -591,7 +605,6 @@ def compare(
     seed_list = cv_seeds(seeds, confirm)
     if not 0 < alpha < 1:
         raise VatrackError(f"--alpha must be between 0 and 1 (got {alpha})")
-    _folds_option(folds)
     versions = parse_versions(presets, methods, ensemble, encoder, set_)
     jobs = _jobs(jobs, has_presets=any(v.kind == "preset" for v in versions))
     _threads(threads)
@@ -638,8 +651,8 @@ def sweep(
     storage: str = typer.Option("sqlite:///sweep.db", help="Optuna storage URL (SQLite file, or PostgreSQL for many machines)"),
     study: Optional[str] = typer.Option(None, help="study name (default: vatrack-<preset>); workers with one name share trials"),
     space: Optional[Path] = typer.Option(None, help="space.yaml: key -> {type: float|int, low, high, log} | {type: categorical, choices}"),
-    folds: int = typer.Option(3, help="CV folds per seed in each trial"),
-    seeds: int = typer.Option(1, help="CV seeds per trial (0..N-1)"),
+    folds: int = _folds(3, "CV folds per seed in each trial"),
+    seeds: int = _seeds(1, "CV seeds per trial (development seeds 0..N-1)"),
     encoder: Optional[str] = typer.Option(None, help="override the preset's encoder"),
     set_: list[str] = typer.Option([], "--set", help="fixed override of the base preset, key=value (repeatable)"),
     timeout: Optional[float] = typer.Option(None, help="stop starting trials after this many seconds"),
@@ -648,7 +661,7 @@ def sweep(
     threads: Optional[int] = THREADS,
     confirm: bool = typer.Option(True, "--confirm/--no-confirm", help="re-evaluate the chosen configuration on the "
                                  "confirmation seeds 1000.. after the search (the honest estimate)"),
-    confirm_folds: int = typer.Option(5, help="folds of the confirmation CV"),
+    confirm_folds: int = _folds(5, "folds of the confirmation CV"),
     confirm_seeds: int = typer.Option(3, help="confirmation seeds (1000..; at most 5)"),
     fmt=None,
 ):
@@ -662,7 +675,6 @@ def sweep(
     if sampler_seed is not None:
         _seed(sampler_seed, "--sampler-seed")
     _threads(threads)
-    _folds_option(folds)
     search = load_space(space) if space else None
     frame = load_diary(data, require_labels=True, format=fmt)
     result = run_sweep(frame, preset, trials, out, storage=storage, study_name=study, space=search, n_folds=folds,
@@ -687,7 +699,7 @@ def ensemble(
     data: Path = typer.Option(..., help="CSV of texts to predict (e.g. test_subtask1.csv)"),
     out: Path = typer.Option(..., help="where to write pred_subtask1.csv (weights go beside it as .weights.json)"),
     runs: list[str] = typer.Option(..., help="run folders (model bundles): --runs A B C, or repeated / comma-separated"),
-    weights: str = typer.Option("cv", help="cv: fitted on the runs' out-of-fold predictions; equal: 1/n each"),
+    weights: Weights = typer.Option(Weights.cv, help="cv: fitted on the runs' out-of-fold predictions; equal: 1/n each"),
     oof: list[Path] = typer.Option([], help="per run, its out-of-fold predictions (default: RUN/oof_predictions.csv or RUN/cv/)"),
 ):
     """Blend several trained runs into one official subtask-1 prediction file."""
@@ -697,6 +709,7 @@ def ensemble(
     if unknown:
         raise VatrackError(f"unknown option {unknown[0]}")
     folders = [part for item in [*runs, *ctx.args] for part in str(item).split(",") if part]
+    weights = weights.value
     used = ensemble_predict(folders, data, out, weights=weights, oof=list(oof) or None)
     for dim, by_run in used["weights"].items():
         _say(f"{dim} weights: " + ", ".join(f"{name} {w:.3f}" for name, w in by_run.items()))
