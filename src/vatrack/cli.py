@@ -533,7 +533,6 @@ def forecast_cv(
     from vatrack.data import load_diary
     from vatrack.experiments.forecasting import CV_METHODS, forecast_table, run_forecast_cv, to_markdown
     from vatrack.io import prepare_run_dir, write_csv, write_text
-
     from vatrack.protocols import cv_seeds, seed_set
 
     task = task.value
@@ -578,7 +577,8 @@ def compare(
     out: Path = typer.Option(..., help="report folder: report.md, report.html, plots/, summary.json, cache/"),
     presets: Optional[str] = typer.Option(None, help="comma list of presets (names or YAML paths), e.g. v3.0,v3.3,v3.4"),
     methods: Optional[str] = typer.Option(None, help="comma list of baselines, e.g. user-mean,ridge+user"),
-    ensemble: Optional[str] = typer.Option(None, help="also compare an ensemble of all versions: cv or equal weights"),
+    ensemble: Optional[str] = typer.Option(None, help="also compare an ensemble of all versions: cv (nested: each fold's "
+                                           "weights from a 3-fold CV inside its training rows) or equal weights"),
     seeds: int = _seeds(3),
     folds: int = _folds(5),
     reference: Optional[str] = typer.Option(None, help="version the deltas are taken against (default: the first)"),
