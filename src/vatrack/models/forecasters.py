@@ -57,6 +57,7 @@ from vatrack.errors import VatrackError
 from vatrack.features import diary_frame
 from vatrack.models.baselines import RIDGE_ALPHAS, shrinkage_k
 from vatrack.models.bundle import load_state, read_meta, save_bundle
+from vatrack.protocols import grouped_folds, grouped_oof
 from vatrack.protocols.forecasting import (
     PREDICTION_COLUMNS,
     check_forecast_task,
@@ -383,14 +384,6 @@ def single_threaded():
     return threadpool_limits(limits=1)
 
 
-def _user_folds(instances: pd.DataFrame, n_splits: int = 5):
-    from sklearn.model_selection import GroupKFold
-
-    groups = instances["user_id"].to_numpy()
-    n_splits = min(n_splits, len(np.unique(groups)))
-    return list(GroupKFold(n_splits=n_splits).split(np.zeros(len(groups)), groups=groups))
-
-
 def ridge_path(x: np.ndarray, y: np.ndarray, w: np.ndarray, alphas) -> tuple[np.ndarray, np.ndarray]:
     """Weighted ridge with an unpenalised intercept for every alpha from one SVD.
 
@@ -410,17 +403,32 @@ def ridge_path(x: np.ndarray, y: np.ndarray, w: np.ndarray, alphas) -> tuple[np.
     return coefs, y_mean - np.einsum("p,apk->ak", x_mean, coefs)
 
 
-def ridge_alpha_by_user_cv(x: np.ndarray, y: np.ndarray, w: np.ndarray, folds, alphas=RIDGE_ALPHAS) -> np.ndarray:
+class RidgePath(BaseEstimator):
+    """Weighted ridge for every alpha of ``alphas`` at once (:func:`ridge_path`), as an estimator:
+    ``predict`` gives (n, n_alphas, k), which the grouped out-of-fold helper fills per fold."""
+
+    def __init__(self, alphas=RIDGE_ALPHAS):
+        self.alphas = alphas
+
+    def fit(self, x: np.ndarray, y: np.ndarray, sample_weight: np.ndarray) -> "RidgePath":
+        self.coefs_, self.intercepts_ = ridge_path(x, y, sample_weight, self.alphas)
+        return self
+
+    def predict(self, x: np.ndarray) -> np.ndarray:
+        pred = np.einsum("np,apk->ank", x, self.coefs_) + self.intercepts_[:, None, :]
+        return pred.transpose(1, 0, 2)
+
+
+def ridge_alpha_by_user_cv(x: np.ndarray, y: np.ndarray, w: np.ndarray, groups, alphas=RIDGE_ALPHAS) -> np.ndarray:
     """Per-target alpha minimising weighted out-of-fold MSE with whole users held out.
 
     Instances of one user overlap heavily (nested prefixes), so the usual leave-one-out CV
     would see near-copies of each held-out instance and pick far too little regularisation.
     """
+    oof = grouped_oof(RidgePath(alphas), x, y, groups, sample_weight=w)   # (n, n_alphas, k)
     errors = np.zeros((len(alphas), y.shape[1]))
-    for fit_idx, held_idx in folds:
-        coefs, intercepts = ridge_path(x[fit_idx], y[fit_idx], w[fit_idx], alphas)
-        pred = np.einsum("np,apk->ank", x[held_idx], coefs) + intercepts[:, None, :]
-        errors += (w[held_idx, None] * (y[held_idx] - pred) ** 2).sum(axis=1)
+    for _, held_idx in grouped_folds(groups):   # summed fold by fold, as the alpha search always did
+        errors += (w[held_idx, None, None] * (y[held_idx, None, :] - oof[held_idx]) ** 2).sum(axis=0)
     return np.asarray(alphas)[errors.argmin(axis=0)]
 
 
@@ -455,7 +463,7 @@ class RidgeForecaster(Forecaster):
     def _fit(self, history, instances, y, w, vectors):
         x = self._design(history, instances, vectors, fit=True)
         with single_threaded():
-            alpha = ridge_alpha_by_user_cv(x, y, w, _user_folds(instances))
+            alpha = ridge_alpha_by_user_cv(x, y, w, instances["user_id"].to_numpy())
             coef = np.empty((x.shape[1], 2))
             intercept = np.empty(2)
             for j in range(2):  # one alpha per dimension

@@ -361,18 +361,16 @@ class SequenceRegressor(BaseEstimator):
 
     def _fit_text_ridge(self, table, history: pd.DataFrame) -> None:
         from sklearn.linear_model import Ridge, RidgeCV
-        from sklearn.model_selection import GroupKFold
 
         from vatrack.models.baselines import RIDGE_ALPHAS
+        from vatrack.protocols import grouped_oof
 
         x = _ridge_inputs(table, self._frozen_vectors(table))
         y = table.labels.astype(np.float64)
         ridge = RidgeCV(alphas=RIDGE_ALPHAS, alpha_per_target=True).fit(x, y)
         groups = table.frame["user_id"].to_numpy()
-        oof = np.zeros_like(y)
-        for fit_idx, held in GroupKFold(n_splits=min(5, len(np.unique(groups)))).split(x, y, groups):
-            for d in range(2):
-                oof[held, d] = Ridge(alpha=ridge.alpha_[d]).fit(x[fit_idx], y[fit_idx, d]).predict(x[held])
+        # One ridge per dimension with its own alpha (folds by user, as the stored values are used).
+        oof = np.column_stack([grouped_oof(Ridge(alpha=ridge.alpha_[d]), x, y[:, d], groups) for d in range(2)])
         self.state["text_ridge"] = ridge
         # History rows outside the network's training rows (the validation fold) were not seen
         # by the ridge: their full-ridge values are out-of-sample already.
