@@ -231,7 +231,7 @@ class FitResult:
     net: torch.nn.Module
     history: pd.DataFrame          # one row per epoch (history.csv's rows)
     best_path: str                 # the checkpoint loaded back ('' if none)
-    stopped_early: bool | None     # None when a finished run was taken from fit-done.json as it was
+    stopped_early: bool            # early stopping ended the loop (a finished run resumed: fit-done.json's)
     global_rank: int
     epochs: int                    # the loop's current epoch when it ended
 
@@ -254,7 +254,6 @@ def fit_module(module: L.LightningModule, train_loader, val_loader, loop: LoopSe
     """
     options = dict(options or {})
     resume_from = options.get("resume_from")
-    stopped_early = None
     with contextlib.ExitStack() as stack:
         if run_dir is not None:
             checkpoint_dir = run_dir / "checkpoints"
