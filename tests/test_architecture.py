@@ -63,3 +63,61 @@ def test_one_constant_per_concept():
     from vatrack.models import baselines, forecasters
 
     assert forecasters.RIDGE_ALPHAS is baselines.RIDGE_ALPHAS
+
+
+def _param_names(func) -> set[str]:
+    args = func.args
+    names = {a.arg for a in (*args.posonlyargs, *args.args, *args.kwonlyargs)}
+    names |= {a.arg for a in (args.vararg, args.kwarg) if a is not None}
+    return names - {"self", "cls"}
+
+
+def test_the_training_layer_never_reaches_into_what_it_receives():
+    """The loop is handed a module, loaders and settings and returns a result: a function in
+    training/ reads no private attribute (``x._name``) of an object it receives and sets no
+    attribute on one (fit_sequence once drove an estimator's private API and set its net and
+    state, a two-way dependency the import rule above cannot see)."""
+    import ast
+
+    found = []
+    for path in sorted((SRC / "training").rglob("*.py")):
+        for func in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if not isinstance(func, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)):
+                continue
+            params = _param_names(func)
+            for node in ast.walk(func):
+                if not (isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and node.value.id in params):
+                    continue
+                where = f"{path.relative_to(SRC)}:{node.lineno} {node.value.id}.{node.attr}"
+                if node.attr.startswith("_") and not node.attr.startswith("__"):
+                    found.append(f"{where}: private attribute of a received object")
+                elif isinstance(node.ctx, (ast.Store, ast.Del)):
+                    found.append(f"{where}: sets an attribute on a received object")
+    assert not found, "\n".join(found)
+
+
+def test_models_leave_the_training_loop_to_the_training_layer():
+    """One loop (vatrack.training.fit_module): no module under models/ imports Lightning, builds
+    a Trainer or defines a LightningModule of its own (the sequence forecaster once did all three)."""
+    import ast
+
+    found = []
+    for path in sorted((SRC / "models").rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            names = []
+            if isinstance(node, ast.Import):
+                names = [a.name for a in node.names]
+            elif isinstance(node, ast.ImportFrom):
+                names = [node.module or ""]
+            if any(n == "lightning" or n.startswith(("lightning.", "pytorch_lightning")) for n in names):
+                found.append(f"{path.relative_to(SRC)}:{node.lineno} imports Lightning")
+            if isinstance(node, ast.Call):
+                func = node.func
+                name = func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", "")
+                if name == "Trainer":
+                    found.append(f"{path.relative_to(SRC)}:{node.lineno} builds a Trainer")
+            if isinstance(node, ast.ClassDef):
+                bases = [b.attr if isinstance(b, ast.Attribute) else getattr(b, "id", "") for b in node.bases]
+                if "LightningModule" in bases:
+                    found.append(f"{path.relative_to(SRC)}:{node.lineno} defines a LightningModule ({node.name})")
+    assert not found, "\n".join(found)

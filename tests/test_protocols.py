@@ -111,3 +111,59 @@ def test_development_and_confirmation_seeds_never_overlap():
         check_development_seeds((0, 1003), "a sweep")
     with pytest.raises(VatrackError, match="at least 1"):
         cv_seeds(0)
+
+
+def _oof_data(seed=0, n=120, p=6, n_users=9):
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=(n, p))
+    y = x @ rng.normal(size=(p, 2)) + rng.normal(scale=0.5, size=(n, 2))
+    groups = np.array([f"u{i}" for i in rng.integers(0, n_users, size=n)])
+    return x, y, groups, rng.uniform(0.2, 2.0, size=n)
+
+
+def test_grouped_oof_is_cross_val_predict_with_whole_users_held_out():
+    from sklearn.linear_model import Ridge
+    from sklearn.model_selection import GroupKFold, cross_val_predict
+
+    from vatrack.protocols import grouped_folds, grouped_oof
+
+    x, y, groups, _ = _oof_data()
+    expected = cross_val_predict(Ridge(alpha=3.0), x, y, groups=groups, cv=GroupKFold(n_splits=5))
+    np.testing.assert_allclose(grouped_oof(Ridge(alpha=3.0), x, y, groups), expected, rtol=0, atol=1e-12)
+    for fit_idx, held_idx in grouped_folds(groups):
+        assert not set(groups[fit_idx]) & set(groups[held_idx])
+    assert len(grouped_folds(groups[:10], n_splits=50)) == len(set(groups[:10]))  # at most one fold per user
+
+
+def test_the_three_grouped_oof_users_give_the_numbers_of_their_old_loops():
+    """baselines' ridge+user offsets, the sequence model's text ridge and the ridge forecasters'
+    alpha search each had their own GroupKFold loop; the shared helper must reproduce them."""
+    from sklearn.linear_model import Ridge
+    from sklearn.model_selection import GroupKFold
+
+    from vatrack.models.baselines import RIDGE_ALPHAS
+    from vatrack.models.forecasters import ridge_alpha_by_user_cv, ridge_path
+    from vatrack.protocols import grouped_oof
+
+    x, y, groups, w = _oof_data(seed=1)
+    folds = list(GroupKFold(n_splits=min(5, len(np.unique(groups)))).split(x, y, groups))
+    alpha = np.array([0.3, 30.0])
+    # models/baselines.py _grouped_oof (multi-output ridge, one alpha per target)
+    old = np.zeros_like(y)
+    for fit_idx, held_idx in folds:
+        old[held_idx] = Ridge(alpha=alpha).fit(x[fit_idx], y[fit_idx]).predict(x[held_idx])
+    np.testing.assert_allclose(grouped_oof(Ridge(alpha=alpha), x, y, groups), old, rtol=0, atol=1e-12)
+    # models/sequence.py text ridge (one ridge per dimension)
+    old = np.zeros_like(y)
+    for fit_idx, held_idx in folds:
+        for d in range(2):
+            old[held_idx, d] = Ridge(alpha=alpha[d]).fit(x[fit_idx], y[fit_idx, d]).predict(x[held_idx])
+    new = np.column_stack([grouped_oof(Ridge(alpha=alpha[d]), x, y[:, d], groups) for d in range(2)])
+    np.testing.assert_allclose(new, old, rtol=0, atol=1e-12)
+    # models/forecasters.py alpha search (weighted ridge path, weighted out-of-fold error)
+    errors = np.zeros((len(RIDGE_ALPHAS), 2))
+    for fit_idx, held_idx in folds:
+        coefs, intercepts = ridge_path(x[fit_idx], y[fit_idx], w[fit_idx], RIDGE_ALPHAS)
+        pred = np.einsum("np,apk->ank", x[held_idx], coefs) + intercepts[:, None, :]
+        errors += (w[held_idx, None] * (y[held_idx] - pred) ** 2).sum(axis=1)
+    np.testing.assert_array_equal(ridge_alpha_by_user_cv(x, y, w, groups), RIDGE_ALPHAS[errors.argmin(axis=0)])

@@ -11,13 +11,13 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 from sklearn.base import BaseEstimator
-from sklearn.linear_model import RidgeCV
-from sklearn.model_selection import GroupKFold
+from sklearn.linear_model import Ridge, RidgeCV
 
 from vatrack.data.schema import LABELS, clip_to_scale
 from vatrack.errors import VatrackError
 from vatrack.features import diary_frame
 from vatrack.models.bundle import load_state, save_bundle
+from vatrack.protocols import grouped_oof
 
 # The alpha grid of every ridge in vatrack (these baselines, the sequence model's text ridge,
 # the ridge forecasters): half-decade steps from 1e-2 to 1e5. It is the union of the two
@@ -158,7 +158,9 @@ class RidgeBaseline(Baseline):
         if self.with_user_offsets:
             # Offsets from out-of-fold residuals (grouped by user): in-sample residuals of a
             # ridge are too small and would shrink the offsets for the wrong reason.
-            oof = _grouped_oof(x, y, train, ridge.alpha_)
+            # Whole-user folds make each residual look like an unseen-user error, which is
+            # what a user offset corrects for a seen user later.
+            oof = grouped_oof(Ridge(alpha=ridge.alpha_), x, y, groups=train["user_id"].to_numpy())
             self.state["user_offsets"] = shrunk_user_offsets(train["user_id"], y - oof)
 
     def _predict(self, inputs):
@@ -171,22 +173,6 @@ class RidgeUserBaseline(RidgeBaseline):
 
     kind = "ridge+user"
     with_user_offsets = True
-
-
-def _grouped_oof(x, y, train, alpha, n_splits=5) -> np.ndarray:
-    """Out-of-fold ridge predictions with whole users held out per fold.
-
-    Whole-user folds make each residual look like an unseen-user error, which is what a
-    user offset corrects for a seen user later.
-    """
-    from sklearn.linear_model import Ridge
-
-    groups = train["user_id"].to_numpy()
-    n_splits = min(n_splits, len(np.unique(groups)))
-    oof = np.zeros_like(y)
-    for fit_idx, held_idx in GroupKFold(n_splits=n_splits).split(x, y, groups):
-        oof[held_idx] = Ridge(alpha=alpha).fit(x[fit_idx], y[fit_idx]).predict(x[held_idx])
-    return oof
 
 
 BASELINES = {cls.kind: cls for cls in (MeanBaseline, UserMeanBaseline, RidgeBaseline, RidgeUserBaseline)}

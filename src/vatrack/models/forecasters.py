@@ -60,6 +60,7 @@ from vatrack.errors import VatrackError
 from vatrack.features import diary_frame
 from vatrack.models.baselines import RIDGE_ALPHAS, shrinkage_k
 from vatrack.models.bundle import load_state, read_meta, save_bundle
+from vatrack.protocols import grouped_folds, grouped_oof
 from vatrack.protocols.forecasting import (
     PREDICTION_COLUMNS,
     check_forecast_task,
@@ -386,14 +387,6 @@ def single_threaded():
     return threadpool_limits(limits=1)
 
 
-def _user_folds(instances: pd.DataFrame, n_splits: int = 5):
-    from sklearn.model_selection import GroupKFold
-
-    groups = instances["user_id"].to_numpy()
-    n_splits = min(n_splits, len(np.unique(groups)))
-    return list(GroupKFold(n_splits=n_splits).split(np.zeros(len(groups)), groups=groups))
-
-
 def ridge_path(x: np.ndarray, y: np.ndarray, w: np.ndarray, alphas) -> tuple[np.ndarray, np.ndarray]:
     """Weighted ridge with an unpenalised intercept for every alpha from one SVD.
 
@@ -413,17 +406,32 @@ def ridge_path(x: np.ndarray, y: np.ndarray, w: np.ndarray, alphas) -> tuple[np.
     return coefs, y_mean - np.einsum("p,apk->ak", x_mean, coefs)
 
 
-def ridge_alpha_by_user_cv(x: np.ndarray, y: np.ndarray, w: np.ndarray, folds, alphas=RIDGE_ALPHAS) -> np.ndarray:
+class RidgePath(BaseEstimator):
+    """Weighted ridge for every alpha of ``alphas`` at once (:func:`ridge_path`), as an estimator:
+    ``predict`` gives (n, n_alphas, k), which the grouped out-of-fold helper fills per fold."""
+
+    def __init__(self, alphas=RIDGE_ALPHAS):
+        self.alphas = alphas
+
+    def fit(self, x: np.ndarray, y: np.ndarray, sample_weight: np.ndarray) -> "RidgePath":
+        self.coefs_, self.intercepts_ = ridge_path(x, y, sample_weight, self.alphas)
+        return self
+
+    def predict(self, x: np.ndarray) -> np.ndarray:
+        pred = np.einsum("np,apk->ank", x, self.coefs_) + self.intercepts_[:, None, :]
+        return pred.transpose(1, 0, 2)
+
+
+def ridge_alpha_by_user_cv(x: np.ndarray, y: np.ndarray, w: np.ndarray, groups, alphas=RIDGE_ALPHAS) -> np.ndarray:
     """Per-target alpha minimising weighted out-of-fold MSE with whole users held out.
 
     Instances of one user overlap heavily (nested prefixes), so the usual leave-one-out CV
     would see near-copies of each held-out instance and pick far too little regularisation.
     """
+    oof = grouped_oof(RidgePath(alphas), x, y, groups, sample_weight=w)   # (n, n_alphas, k)
     errors = np.zeros((len(alphas), y.shape[1]))
-    for fit_idx, held_idx in folds:
-        coefs, intercepts = ridge_path(x[fit_idx], y[fit_idx], w[fit_idx], alphas)
-        pred = np.einsum("np,apk->ank", x[held_idx], coefs) + intercepts[:, None, :]
-        errors += (w[held_idx, None] * (y[held_idx] - pred) ** 2).sum(axis=1)
+    for _, held_idx in grouped_folds(groups):   # summed fold by fold, as the alpha search always did
+        errors += (w[held_idx, None, None] * (y[held_idx, None, :] - oof[held_idx]) ** 2).sum(axis=0)
     return np.asarray(alphas)[errors.argmin(axis=0)]
 
 
@@ -462,7 +470,7 @@ class RidgeForecaster(Forecaster):
     def _fit(self, history, instances, y, w, vectors):
         x = self._design(history, instances, vectors, fit=True)
         with single_threaded():
-            alpha = ridge_alpha_by_user_cv(x, y, w, _user_folds(instances))
+            alpha = ridge_alpha_by_user_cv(x, y, w, instances["user_id"].to_numpy())
             coef = np.empty((x.shape[1], 2))
             intercept = np.empty(2)
             for j in range(2):  # one alpha per dimension
@@ -520,9 +528,10 @@ class GBMForecaster(Forecaster):
 # with a forecasting window: the last ``seq_length`` observed entries of the prefix, each
 # step = [text vector, step features, the instance's history features repeated]. Its heads
 # predict the change itself (standardised with the training targets' mean and std), trained
-# with the seed's per-dimension weighted CCC + MSE loss through a LightningModule: AdamW,
-# cosine schedule with warmup, gradient clipping, early stopping on the loss of held-out
-# training users, best weights kept. No user embedding: the history features carry the
+# with the seed's per-dimension weighted CCC + MSE loss (vatrack.training.module.ForecastModule)
+# through the training layer's loop (vatrack.training.fit_module): AdamW, cosine schedule with
+# warmup, gradient clipping, early stopping on the loss of held-out training users, best
+# checkpoint kept. No user embedding: the history features carry the
 # user, and a forecast user's vocabulary slot would only be trained on their own prefix.
 # Sizes are smaller than the seed's subtask-1 presets because there are only a few thousand
 # (heavily overlapping) instances; every size is an option.
@@ -619,8 +628,7 @@ class SequenceForecaster(Forecaster):
         torch.manual_seed(self.seed)
         self.net = self._build_net()
         val = _validation_users(instances, float(self.settings["val_share"]), self.seed)
-        self.state["fit_info"] = _train_forecast_net(self.net, batch, w, val, self.settings, self.seed)
-        self.net.eval()
+        self.net, self.state["fit_info"] = _train_forecast_net(self.net, batch, w, val, self.settings, self.seed)
 
     def _predict(self, history, instances, vectors):
         import torch
@@ -662,26 +670,21 @@ class _Rows:
         return {k: v[index] for k, v in self.batch.items()}
 
 
-def _train_forecast_net(net, batch: dict, weights: np.ndarray, is_val: np.ndarray, s: dict, seed: int) -> dict:
-    """Lightning loop for SeqNet on forecasting instances; keeps the weights of the best validation epoch.
+def _train_forecast_net(net, batch: dict, weights: np.ndarray, is_val: np.ndarray, s: dict, seed: int) -> tuple:
+    """(fitted net, fit info): the forecasting instances as data loaders for the training
+    layer's loop (vatrack.training.fit_module), which keeps the best validation epoch's weights.
 
     Training draws instances with probability proportional to their weight (the user
     balancing of the other forecasters); validation scores every held-out instance once.
-    The LightningModule is defined here so that importing vatrack.models does not pull in
-    Lightning (seconds of start-up for commands that never train a network).
+    The training layer is imported here, not at module level, so that importing vatrack.models does not
+    pull it in (seconds of start-up for commands that never train a network).
     """
-    import copy
-    import logging
-    import warnings
-
-    import lightning as L
     import torch
     from torch.utils.data import DataLoader, WeightedRandomSampler
 
-    from vatrack.training.losses import weighted_ccc_mse
-    from vatrack.training.module import cosine_with_warmup
+    from vatrack.training import LoopSettings, fit_module, seed_run
+    from vatrack.training.module import ForecastModule
 
-    ccc_weights = (float(s["ccc_weight_valence"]), float(s["ccc_weight_arousal"]))
     train_idx, val_idx = np.flatnonzero(~is_val), np.flatnonzero(is_val)
     sampler = WeightedRandomSampler(torch.as_tensor(weights[train_idx], dtype=torch.double), num_samples=len(train_idx),
                                     replacement=True, generator=torch.Generator().manual_seed(seed))
@@ -694,62 +697,28 @@ def _train_forecast_net(net, batch: dict, weights: np.ndarray, is_val: np.ndarra
         val_loader = DataLoader(np.arange(len(val_idx)), batch_size=4096, shuffle=False, collate_fn=_Rows(val_rows))
     total_steps = max(len(train_loader) * int(s["epochs"]), 1)
 
-    class ForecastModule(L.LightningModule):
-        def __init__(self):
-            super().__init__()
-            self.net = net
-            self.best_loss, self.best_state, self.best_epoch = float("inf"), None, -1
-            self._val_pred, self._val_y = [], []
-
-        def training_step(self, b, _):
-            loss, _ = weighted_ccc_mse(self.net(b), b["y"], ccc_weights)
-            return loss
-
-        def validation_step(self, b, _):
-            self._val_pred.append(self.net(b))
-            self._val_y.append(b["y"])
-
-        def on_validation_epoch_end(self):
-            # CCC over the whole validation set, not averaged over batches.
-            loss, _ = weighted_ccc_mse(torch.cat(self._val_pred), torch.cat(self._val_y), ccc_weights)
-            self._val_pred, self._val_y = [], []
-            self.log("val_loss", loss)
-            if float(loss) < self.best_loss:
-                self.best_loss, self.best_epoch = float(loss), int(self.current_epoch)
-                self.best_state = copy.deepcopy(self.net.state_dict())
-
-        def configure_optimizers(self):
-            optimiser = torch.optim.AdamW(self.net.parameters(), lr=float(s["lr"]), weight_decay=float(s["weight_decay"]))
-            schedule = torch.optim.lr_scheduler.LambdaLR(optimiser, cosine_with_warmup(total_steps, float(s["warmup"])))
-            return {"optimizer": optimiser, "lr_scheduler": {"scheduler": schedule, "interval": "step"}}
-
-    L.seed_everything(seed, workers=False, verbose=False)
-    module = ForecastModule()
+    seed_run(seed)
+    module = ForecastModule(net, (float(s["ccc_weight_valence"]), float(s["ccc_weight_arousal"])), lr=float(s["lr"]),
+                            weight_decay=float(s["weight_decay"]), warmup=float(s["warmup"]), total_steps=total_steps)
+    loop = LoopSettings(patience=int(s["patience"]), grad_clip=float(s["grad_clip"]), monitor="val_loss", mode="min",
+                        check_finite=True)
     # One intra-op thread: this network is too small for torch's threads to pay, and on a
     # busy 2-core machine they cost 6x (an 8-epoch 2B fit: 13 s on one thread, 78 s on two).
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
-    callbacks = [L.pytorch.callbacks.EarlyStopping(monitor="val_loss", patience=int(s["patience"]))] if val_loader else []
-    quiet = [logging.getLogger(n) for n in ("lightning.pytorch", "lightning.fabric", "lightning")]
-    levels = [lg.level for lg in quiet]
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message=".*(does not have many workers|number of training batches|LeafSpec).*")
-        for lg in quiet:
-            lg.setLevel(logging.WARNING)
-        try:
-            trainer = L.Trainer(max_epochs=int(s["epochs"]), accelerator="cpu", devices=1, logger=False,
-                                enable_checkpointing=False, enable_progress_bar=False, enable_model_summary=False,
-                                num_sanity_val_steps=0, deterministic=True, gradient_clip_val=float(s["grad_clip"]) or None,
-                                callbacks=callbacks)
-            trainer.fit(module, train_dataloaders=train_loader, val_dataloaders=val_loader)
-        finally:
-            torch.set_num_threads(threads)
-            for lg, level in zip(quiet, levels):
-                lg.setLevel(level)
-    if module.best_state is not None:
-        net.load_state_dict(module.best_state)
-    return {"epochs_run": int(trainer.current_epoch), "best_epoch": module.best_epoch,
-            "best_val_loss": module.best_loss, "train_instances": int(len(train_idx)), "val_instances": int(len(val_idx))}
+    try:
+        result = fit_module(module, train_loader, val_loader, loop, max_epochs=int(s["epochs"]),
+                            options={"accelerator": "cpu", "devices": 1})
+    finally:
+        torch.set_num_threads(threads)
+    history = result.history
+    losses = history["val_loss"] if "val_loss" in history else pd.Series(dtype=float)
+    best = losses.idxmin() if losses.notna().any() else None   # the first epoch with the lowest loss
+    info = {"epochs_run": result.epochs,
+            "best_epoch": int(history.loc[best, "epoch"]) - 1 if best is not None else -1,   # 0-based
+            "best_val_loss": float(losses[best]) if best is not None else float("inf"),
+            "train_instances": int(len(train_idx)), "val_instances": int(len(val_idx))}
+    return result.net, info
 
 
 # --- registry -------------------------------------------------------------------------------

@@ -28,13 +28,15 @@ prediction from the text vector as two more numeric inputs; no gain under CV so 
 ``blend_ridge_user`` (average the network with a ridge+user baseline fitted on the same
 rows; ``best`` uses 0.5).
 
-``fit`` hands the loop to Lightning (vatrack.training), imported lazily so that importing
-the model registry does not pull in Lightning.
+``fit`` prepares the data and the module and hands them to the training layer's loop
+(``vatrack.training.fit_module``), imported lazily so that importing the model registry
+does not pull in Lightning.
 """
 
 from __future__ import annotations
 
 import copy
+import math
 import time
 from pathlib import Path
 from typing import Literal
@@ -361,18 +363,16 @@ class SequenceRegressor(BaseEstimator):
 
     def _fit_text_ridge(self, table, history: pd.DataFrame) -> None:
         from sklearn.linear_model import Ridge, RidgeCV
-        from sklearn.model_selection import GroupKFold
 
         from vatrack.models.baselines import RIDGE_ALPHAS
+        from vatrack.protocols import grouped_oof
 
         x = _ridge_inputs(table, self._frozen_vectors(table))
         y = table.labels.astype(np.float64)
         ridge = RidgeCV(alphas=RIDGE_ALPHAS, alpha_per_target=True).fit(x, y)
         groups = table.frame["user_id"].to_numpy()
-        oof = np.zeros_like(y)
-        for fit_idx, held in GroupKFold(n_splits=min(5, len(np.unique(groups)))).split(x, y, groups):
-            for d in range(2):
-                oof[held, d] = Ridge(alpha=ridge.alpha_[d]).fit(x[fit_idx], y[fit_idx, d]).predict(x[held])
+        # One ridge per dimension with its own alpha (folds by user, as the stored values are used).
+        oof = np.column_stack([grouped_oof(Ridge(alpha=ridge.alpha_[d]), x, y[:, d], groups) for d in range(2)])
         self.state["text_ridge"] = ridge
         # History rows outside the network's training rows (the validation fold) were not seen
         # by the ridge: their full-ridge values are out-of-sample already.
@@ -405,13 +405,101 @@ class SequenceRegressor(BaseEstimator):
 
     # -- contract ----------------------------------------------------------------------------
 
-    def fit(self, train: pd.DataFrame) -> "SequenceRegressor":
-        """Train on labelled rows (Lightning, see vatrack.training); returns the estimator."""
-        from vatrack.training import fit_sequence  # the training layer owns the Lightning loop
+    def _fit_network(self, train: pd.DataFrame) -> None:
+        """One training of the network on labelled ``train`` rows; fills net, state, fit_info.
 
+        1. with ``val="cv"``, one official-style inner fold of the training rows (some users
+           held out entirely, others only their latest texts) becomes the validation set for
+           early stopping and the best checkpoint; the network, its user vocabulary and its
+           standardisation see only the remaining rows. The bundle's history still holds every
+           training row, since all of them are legal past for later predictions;
+        2. the training layer's loop (``vatrack.training.fit_module``) trains the
+           SequenceModule (AdamW, cosine schedule with warmup, gradient clipping and
+           accumulation, early stopping on the validation official composite r or CCC) and
+           hands back the best checkpoint's weights.
+        """
+        # Imported here: importing the model registry must not pull in Lightning.
+        from vatrack.protocols import strip_labels
+        from vatrack.training import LoopSettings, fit_module, inner_split, seed_run
+        from vatrack.training.data import TrainWindows, eval_loader, train_loader
+        from vatrack.training.module import SequenceModule
+
+        cfg, seed = self.config, self.seed
+        started = time.perf_counter()
+        seed_run(seed)
+        if self.val == "cv":
+            net_rows, val_rows = inner_split(train, cfg.val_folds, seed)
+        else:
+            net_rows, val_rows = train, None
+        examples = self._init_state(net_rows, history=train)
+
+        finetune = cfg.encoder_mode == "finetune" and cfg.use_text_vec
+        encoder, tokens, normalize = None, None, False
+        if finetune:
+            from vatrack.encoders import load_torch_model, resolve
+
+            tokenizer, encoder = load_torch_model(cfg.encoder, device="cpu")
+            encoder.train()
+            normalize = resolve(cfg.encoder).normalize
+            self.state.update(tokenizer=tokenizer, tokens_fn=make_tokens_fn(tokenizer, cfg.max_length), normalize=normalize)
+            tokens = self.state["tokens_fn"](examples.table.frame["text"].tolist())
+            text_dim = int(encoder.config.hidden_size)
+        else:
+            text_dim = int(examples.vectors.shape[1]) if examples.vectors is not None else 0
+        self.state["text_dim"] = text_dim
+        torch.manual_seed(seed)
+        self.net = self.build_net(text_dim, encoder=encoder, normalize=normalize)
+
+        dataset = TrainWindows(examples, cfg.unseen_prob, cfg.min_visible_frac, cfg.user_dropout, cfg.mixup_alpha, tokens)
+        contiguous = cfg.batch_order == "contiguous" or (cfg.batch_order == "auto" and finetune)
+        loader = train_loader(dataset, cfg.batch_size, seed, contiguous=contiguous)
+        val_loader, val_gold, encode_val, val_examples = None, None, None, None
+        if val_rows is not None:
+            val_examples, _ = self.query_examples(strip_labels(val_rows), history=net_rows)
+            val_loader = eval_loader(val_examples, cfg.eval_batch_size)
+            val_gold = val_rows[["user_id", *LABELS, "is_seen_user"]].reset_index(drop=True)
+            if finetune:
+                encode_val = lambda: self.encode_table(val_examples)  # noqa: E731  current encoder weights
+
+        steps = math.ceil(len(loader) / cfg.grad_accum) * cfg.epochs
+        module = SequenceModule(self.net, cfg, total_steps=steps, val_gold=val_gold, encode_val=encode_val, seed=seed)
+        result = fit_module(module, loader, val_loader, LoopSettings.of(cfg), max_epochs=cfg.epochs,
+                            run_dir=self.run_dir, progress=self.progress, options=self.trainer_options)
+        self.net = result.net
+
+        frame = result.history
+        info = {
+            "epochs_run": int(len(frame)),
+            "train_rows": int(len(net_rows)), "val_rows": int(0 if val_rows is None else len(val_rows)),
+            "users_in_vocabulary": len(self.state["vocab"]),
+            "history": frame.to_dict(orient="records"),
+            "global_rank": result.global_rank,
+            "checkpoint": result.best_path if self.run_dir is not None else None,
+        }
+        if "encoder_passes" in frame:
+            info["encoder_passes"] = int(frame["encoder_passes"].sum())
+            info["encoder_naive_passes"] = int(frame["encoder_naive_passes"].sum())
+        if val_rows is not None:
+            best = frame.loc[frame["val_score"].idxmax()] if "val_score" in frame else None
+            info["best_epoch"] = int(best["epoch"]) if best is not None else None
+            info["stopped_early"] = result.stopped_early
+            info["val_metrics"] = self._val_metrics(val_examples, val_gold)
+        info["train_time_s"] = round(time.perf_counter() - started, 3)
+        self.fit_info = info
+
+    def _val_metrics(self, val_examples: Examples, val_gold: pd.DataFrame) -> dict:
+        """Official figures of the best weights on the validation rows (seen/unseen included)."""
+        from vatrack.data import clip_to_scale
+        from vatrack.evaluation.metrics import subtask1_metrics
+
+        pred = clip_to_scale(self.predict_examples(val_examples))
+        return subtask1_metrics(val_gold.assign(pred_valence=pred[:, 0], pred_arousal=pred[:, 1]))
+
+    def fit(self, train: pd.DataFrame) -> "SequenceRegressor":
+        """Train on labelled rows (the loop of vatrack.training); returns the estimator."""
         started = time.perf_counter()
         train = _check_training_frame(train)
-        fit_sequence(self, train)
+        self._fit_network(train)
         best_epoch = self.fit_info.get("best_epoch")
         if self.config.refit and self.val == "cv" and best_epoch:
             # Train again on every row (validation rows included) for the early-stopped epoch count.
@@ -423,7 +511,7 @@ class SequenceRegressor(BaseEstimator):
             # (another vocabulary, another network size), whatever --resume continued.
             fresh.trainer_options.pop("resume_from", None)
             try:
-                fit_sequence(fresh, train)
+                fresh._fit_network(train)
             except RunInterrupted as stop:
                 if self.run_dir is None:
                     raise

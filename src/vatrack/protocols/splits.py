@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+from sklearn.model_selection import GroupKFold
 
 from vatrack.data.schema import LABEL_COLUMNS
 from vatrack.errors import VatrackError
@@ -151,3 +152,34 @@ def official_split(train: pd.DataFrame, test: pd.DataFrame) -> tuple[pd.DataFram
     if "is_seen_user" not in test.columns:
         test["is_seen_user"] = test["user_id"].isin(set(train["user_id"])).to_numpy()
     return train, test
+
+
+def grouped_folds(groups, n_splits: int = 5) -> list[tuple[np.ndarray, np.ndarray]]:
+    """(fit rows, held-out rows) of scikit-learn's ``GroupKFold``: whole groups (users) held out,
+    ``min(n_splits, number of groups)`` folds."""
+    groups = np.asarray(groups)
+    n_splits = min(n_splits, len(np.unique(groups)))
+    return list(GroupKFold(n_splits=n_splits).split(np.zeros((len(groups), 1)), groups=groups))
+
+
+def grouped_oof(estimator, x: np.ndarray, y: np.ndarray, groups, n_splits: int = 5,
+                sample_weight: np.ndarray | None = None) -> np.ndarray:
+    """Out-of-fold predictions with whole groups (users) held out per fold.
+
+    A fresh clone of ``estimator`` is fitted on each fold's other rows and predicts the
+    held-out ones: what ``cross_val_predict(estimator, x, y, groups=groups, cv=GroupKFold(k))``
+    returns, plus ``sample_weight`` sliced per fold and predictions of any trailing shape
+    (``(n, ...)``). Whole-user folds make each value look like an unseen-user prediction, so
+    a later step (user offsets, a stacked input, an alpha choice) is not fooled by rows whose
+    labels trained the model.
+    """
+    from sklearn.base import clone
+
+    out = None
+    for fit_idx, held_idx in grouped_folds(groups, n_splits):
+        extra = {} if sample_weight is None else {"sample_weight": sample_weight[fit_idx]}
+        pred = np.asarray(clone(estimator).fit(x[fit_idx], y[fit_idx], **extra).predict(x[held_idx]))
+        if out is None:
+            out = np.zeros((len(x), *pred.shape[1:]), dtype=np.result_type(pred.dtype, np.float64))
+        out[held_idx] = pred
+    return out

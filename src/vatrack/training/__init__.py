@@ -1,11 +1,12 @@
-"""Training of the sequence model: losses, batches, the LightningModule, Trainer wiring.
+"""Training of vatrack's networks: losses, batches, the LightningModules, the one training loop.
 
 Reading order: ``losses`` (stable CCC, weighted CCC + MSE), ``data`` (seeded batch sampler,
 visible-label simulation, evaluation batches), ``history`` (history.csv logger), ``module``
-(LightningModule), ``trainer`` (split, callbacks, fit).
+(the sequence model's and the forecaster's LightningModules), ``trainer`` (the loop:
+callbacks, checkpoints, resume, signals; ``fit_module``).
 """
 
 from vatrack.training.losses import ccc, weighted_ccc_mse
-from vatrack.training.trainer import fit_sequence, inner_split
+from vatrack.training.trainer import FitResult, LoopSettings, fit_module, inner_split, seed_run
 
-__all__ = ["ccc", "fit_sequence", "inner_split", "weighted_ccc_mse"]
+__all__ = ["FitResult", "LoopSettings", "ccc", "fit_module", "inner_split", "seed_run", "weighted_ccc_mse"]

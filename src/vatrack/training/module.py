@@ -1,4 +1,5 @@
-"""The LightningModule: loss, optimiser, schedule and per-epoch figures of the sequence model.
+"""The LightningModules: loss, optimiser, schedule and per-epoch figures of the sequence model
+(SequenceModule) and of the sequence forecaster (ForecastModule).
 
 Per-step work is kept to the forward/backward pass: nothing is logged per step (logging
 costs more than this small network's step); predictions are accumulated and every figure
@@ -37,7 +38,8 @@ class SequenceModule(L.LightningModule):
     validation-example order. ``encode_val``: fine-tune mode, () -> text vectors of the
     validation table, recomputed each validation epoch with the current encoder."""
 
-    def __init__(self, net, config, total_steps: int, val_gold: pd.DataFrame | None = None, encode_val=None):
+    def __init__(self, net, config, total_steps: int, val_gold: pd.DataFrame | None = None, encode_val=None,
+                 seed: int = 0):
         super().__init__()
         self.net, self.cfg = net, config
         self.total_steps = max(int(total_steps), 1)
@@ -45,7 +47,7 @@ class SequenceModule(L.LightningModule):
         self.encode_val = encode_val
         self.ccc_weights = (config.ccc_weight_valence, config.ccc_weight_arousal)
         self.last_val: dict = {}
-        self.cfg_seed = 0  # set by fit_sequence: the run seed
+        self.cfg_seed = int(seed)  # the run seed: per-epoch reseeding of dropout and batch order
         self._reset_train()
 
     def forward(self, batch):
@@ -184,3 +186,38 @@ def validation_figures(gold: pd.DataFrame, pred: np.ndarray, ccc_weights, monito
     score = figures["val_ccc_avg"] if monitor == "ccc" else figures["val_r_composite_avg"]
     figures["val_score"] = score if np.isfinite(score) else -1.0
     return figures
+
+
+class ForecastModule(L.LightningModule):
+    """The sequence forecaster's net on (n, 2) change targets: weighted CCC + MSE, AdamW with a
+    cosine schedule and warmup; ``val_loss`` is the loss over the whole validation set (CCC is
+    not averaged over batches), logged once per epoch for early stopping and the best weights."""
+
+    def __init__(self, net, ccc_weights, lr: float, weight_decay: float, warmup: float, total_steps: int):
+        super().__init__()
+        self.net = net
+        self.ccc_weights = tuple(ccc_weights)
+        self.lr, self.weight_decay, self.warmup = float(lr), float(weight_decay), float(warmup)
+        self.total_steps = max(int(total_steps), 1)
+        self._val_pred, self._val_y = [], []
+
+    def forward(self, batch):
+        return self.net(batch)
+
+    def training_step(self, batch, batch_idx):
+        loss, _ = weighted_ccc_mse(self.net(batch), batch["y"], self.ccc_weights)
+        return loss
+
+    def validation_step(self, batch, batch_idx):
+        self._val_pred.append(self.net(batch))
+        self._val_y.append(batch["y"])
+
+    def on_validation_epoch_end(self):
+        loss, _ = weighted_ccc_mse(torch.cat(self._val_pred), torch.cat(self._val_y), self.ccc_weights)
+        self._val_pred, self._val_y = [], []
+        self.log("val_loss", loss)
+
+    def configure_optimizers(self):
+        optimiser = torch.optim.AdamW(self.net.parameters(), lr=self.lr, weight_decay=self.weight_decay)
+        schedule = torch.optim.lr_scheduler.LambdaLR(optimiser, cosine_with_warmup(self.total_steps, self.warmup))
+        return {"optimizer": optimiser, "lr_scheduler": {"scheduler": schedule, "interval": "step"}}

@@ -1,16 +1,13 @@
-"""Trainer wiring: split, datasets, Lightning Trainer with early stopping and best checkpoint.
+"""The one training loop: Lightning Trainer, early stopping, best checkpoint, resume, signals.
 
-``fit_sequence(model, train)`` is what ``SequenceRegressor.fit`` calls:
-
-1. with ``val="cv"``, one official-style inner fold of the training rows (some users held
-   out entirely, others only their latest texts) becomes the validation set for early
-   stopping and the best checkpoint; the network, its user vocabulary and its
-   standardisation see only the remaining rows. The bundle's history still holds every
-   training row, since all of them are legal past for later predictions;
-2. Lightning runs the loop (AdamW, cosine schedule with warmup, gradient clipping and
-   accumulation, early stopping on the validation official composite r or CCC);
-3. the best checkpoint's weights are loaded back; with ``refit`` the model is then trained
-   again from scratch on every row for the best number of epochs.
+``fit_module(module, train_loader, val_loader, loop, ...)`` is what every network of vatrack
+trains through (the sequence model, the sequence forecaster). It receives what it trains
+(a LightningModule whose ``net`` is the network, the data loaders, LoopSettings, the run
+folder and Lightning options) and returns a FitResult: the net with the best checkpoint's
+weights, the per-epoch history and the loop's facts. It never sees an estimator: the
+estimator prepares its data (for the sequence model: the inner validation split of
+``inner_split``, vocabulary, standardisation), builds the module, calls the loop and
+records the result itself.
 """
 
 from __future__ import annotations
@@ -18,11 +15,10 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
-import math
 import os
 import tempfile
-import time
 import warnings
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import lightning as L
@@ -32,15 +28,12 @@ from lightning.pytorch.callbacks import EarlyStopping, ModelCheckpoint, RichProg
 from lightning.pytorch.plugins.io import TorchCheckpointIO
 from lightning.pytorch.utilities.exceptions import SIGTERMException
 
-from vatrack.data import LABELS
 from vatrack.errors import RunInterrupted, VatrackError, sigterm_deferred
 from vatrack.io import atomic_path, write_json
 from vatrack.progress import enabled as progress_enabled
-from vatrack.protocols import official_style_folds, strip_labels
-from vatrack.training.data import TrainWindows, eval_loader, train_loader
+from vatrack.protocols import official_style_folds
 from vatrack.training.history import HistoryLogger
 from vatrack.training.loggers import make_logger
-from vatrack.training.module import SequenceModule
 
 
 def inner_split(train: pd.DataFrame, n_folds: int, seed: int) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -94,11 +87,15 @@ class _ResumeCheckpoint(_RunCheckpoint):
 
 def trainer_for(cfg, *, has_val: bool, checkpoint_dir: Path, history_path: Path | None, progress: bool,
                 options: dict, max_epochs: int) -> tuple[L.Trainer, ModelCheckpoint, HistoryLogger]:
+    """Lightning Trainer, best (or last) checkpoint and history logger for ``cfg`` (LoopSettings,
+    or a SequenceConfig: its patience, clipping and accumulation)."""
+    loop = cfg if isinstance(cfg, LoopSettings) else LoopSettings.of(cfg)
     progress = progress and progress_enabled()   # --quiet silences every bar
     if has_val:
-        checkpoint = _RunCheckpoint(dirpath=checkpoint_dir, filename="best", monitor="val_score", mode="max",
+        checkpoint = _RunCheckpoint(dirpath=checkpoint_dir, filename="best", monitor=loop.monitor, mode=loop.mode,
                                     save_top_k=1, save_weights_only=True, enable_version_counter=False)
-        callbacks = [EarlyStopping(monitor="val_score", mode="max", patience=cfg.patience, check_finite=False), checkpoint]
+        callbacks = [EarlyStopping(monitor=loop.monitor, mode=loop.mode, patience=loop.patience,
+                                   check_finite=loop.check_finite), checkpoint]
     else:
         checkpoint = _RunCheckpoint(dirpath=checkpoint_dir, filename="last", save_top_k=1, save_weights_only=True,
                                     enable_version_counter=False)
@@ -116,7 +113,7 @@ def trainer_for(cfg, *, has_val: bool, checkpoint_dir: Path, history_path: Path 
     loggers = [history]
     if options.get("logger") and history_path is not None:
         extra = make_logger(options["logger"], history_path.parent)
-        extra.log_hyperparams(cfg.model_dump())
+        extra.log_hyperparams(loop.hyperparams)
         loggers.append(extra)
     trainer = L.Trainer(
         max_epochs=max_epochs,
@@ -130,9 +127,9 @@ def trainer_for(cfg, *, has_val: bool, checkpoint_dir: Path, history_path: Path 
         enable_model_summary=False,
         num_sanity_val_steps=0,
         deterministic=True,
-        gradient_clip_val=cfg.grad_clip or None,
+        gradient_clip_val=loop.grad_clip or None,
         gradient_clip_algorithm="norm",
-        accumulate_grad_batches=cfg.grad_accum,
+        accumulate_grad_batches=loop.grad_accum,
         use_distributed_sampler=False,  # our batch sampler shards by rank itself
         log_every_n_steps=10**9,        # nothing is logged per step anyway
         default_root_dir=str(checkpoint_dir),
@@ -203,50 +200,60 @@ def check_trainer_options(trainer: dict) -> None:
         raise VatrackError(f"{shown}: not usable on this machine ({why})") from None
 
 
-def fit_sequence(model, train: pd.DataFrame) -> None:
-    """Fit ``model`` (a SequenceRegressor) on labelled ``train`` rows; fills net, state, fit_info."""
-    cfg, seed = model.config, model.seed
-    started = time.perf_counter()
+@dataclass(frozen=True)
+class LoopSettings:
+    """How the loop runs, apart from the module (which owns loss, optimiser and schedule).
+
+    ``monitor`` / ``mode``: the logged figure early stopping and the best checkpoint follow.
+    ``hyperparams``: what an extra ``--logger`` records as the run's hyperparameters.
+    """
+
+    patience: int
+    grad_clip: float = 0.0
+    grad_accum: int = 1
+    monitor: str = "val_score"
+    mode: str = "max"
+    check_finite: bool = False
+    hyperparams: dict = field(default_factory=dict)
+
+    @classmethod
+    def of(cls, cfg) -> "LoopSettings":
+        """The sequence model's settings: a SequenceConfig's patience, clipping, accumulation."""
+        return cls(patience=cfg.patience, grad_clip=cfg.grad_clip, grad_accum=cfg.grad_accum,
+                   hyperparams=cfg.model_dump())
+
+
+@dataclass
+class FitResult:
+    """What :func:`fit_module` hands back: the fitted net (best weights, on the CPU, in eval
+    mode) and the loop's facts."""
+
+    net: torch.nn.Module
+    history: pd.DataFrame          # one row per epoch (history.csv's rows)
+    best_path: str                 # the checkpoint loaded back ('' if none)
+    stopped_early: bool            # early stopping ended the loop (a finished run resumed: fit-done.json's)
+    global_rank: int
+    epochs: int                    # the loop's current epoch when it ended
+
+
+def seed_run(seed: int) -> None:
+    """Python, NumPy and torch seeded as every fit starts (Lightning's seed_everything)."""
     L.seed_everything(seed, workers=False, verbose=False)
-    if model.val == "cv":
-        net_rows, val_rows = inner_split(train, cfg.val_folds, seed)
-    else:
-        net_rows, val_rows = train, None
-    examples = model._init_state(net_rows, history=train)
 
-    finetune = cfg.encoder_mode == "finetune" and cfg.use_text_vec
-    encoder, tokens, normalize = None, None, False
-    if finetune:
-        from vatrack.encoders import load_torch_model, make_tokens_fn, resolve
 
-        tokenizer, encoder = load_torch_model(cfg.encoder, device="cpu")
-        encoder.train()
-        normalize = resolve(cfg.encoder).normalize
-        model.state.update(tokenizer=tokenizer, tokens_fn=make_tokens_fn(tokenizer, cfg.max_length), normalize=normalize)
-        tokens = model.state["tokens_fn"](examples.table.frame["text"].tolist())
-        text_dim = int(encoder.config.hidden_size)
-    else:
-        text_dim = int(examples.vectors.shape[1]) if examples.vectors is not None else 0
-    model.state["text_dim"] = text_dim
-    torch.manual_seed(seed)
-    model.net = model.build_net(text_dim, encoder=encoder, normalize=normalize)
+def fit_module(module: L.LightningModule, train_loader, val_loader, loop: LoopSettings, *, max_epochs: int,
+               run_dir: Path | None = None, progress: bool = False, options: dict | None = None) -> FitResult:
+    """The one training loop: Lightning fits ``module`` (whose ``net`` attribute is the network)
+    on ``train_loader``, validating on ``val_loader`` (None: no early stopping, the last epoch's
+    weights), and the best checkpoint's weights are loaded back.
 
-    dataset = TrainWindows(examples, cfg.unseen_prob, cfg.min_visible_frac, cfg.user_dropout, cfg.mixup_alpha, tokens)
-    contiguous = cfg.batch_order == "contiguous" or (cfg.batch_order == "auto" and finetune)
-    loader = train_loader(dataset, cfg.batch_size, seed, contiguous=contiguous)
-    val_loader, val_gold, encode_val, val_examples = None, None, None, None
-    if val_rows is not None:
-        val_examples, _ = model.query_examples(strip_labels(val_rows), history=net_rows)
-        val_loader = eval_loader(val_examples, cfg.eval_batch_size)
-        val_gold = val_rows[["user_id", *LABELS, "is_seen_user"]].reset_index(drop=True)
-        if finetune:
-            encode_val = lambda: model.encode_table(val_examples)  # noqa: E731  current encoder weights
-
-    steps = math.ceil(len(loader) / cfg.grad_accum) * cfg.epochs
-    module = SequenceModule(model.net, cfg, total_steps=steps, val_gold=val_gold, encode_val=encode_val)
-    run_dir = model.run_dir
-    resume_from = model.trainer_options.get("resume_from")
-    stopped_early = None
+    ``run_dir`` receives history.csv, checkpoints/ (best or last, resume) and fit-done.json;
+    without it the checkpoints live in a temporary folder. ``options``: Lightning's
+    accelerator / devices / strategy / num_nodes, ``callbacks``, ``logger`` and ``resume_from``.
+    SIGTERM and Ctrl+C end the loop cleanly and raise RunInterrupted.
+    """
+    options = dict(options or {})
+    resume_from = options.get("resume_from")
     with contextlib.ExitStack() as stack:
         if run_dir is not None:
             checkpoint_dir = run_dir / "checkpoints"
@@ -258,16 +265,16 @@ def fit_sequence(model, train: pd.DataFrame) -> None:
         done = _read_fit_done(finished) if resume_from and finished is not None else None
         with _quiet_lightning():
             trainer, checkpoint, history = trainer_for(
-                cfg, has_val=val_rows is not None, checkpoint_dir=checkpoint_dir,
+                loop, has_val=val_loader is not None, checkpoint_dir=checkpoint_dir,
                 history_path=run_dir / "history.csv" if run_dir is not None else None,
-                progress=model.progress, options=model.trainer_options, max_epochs=cfg.epochs)
-            module.cfg_seed = seed
+                progress=progress, options=options, max_epochs=max_epochs)
             if done is None:
                 try:
                     # Lightning stops by itself at the next step on SIGTERM: no exception in the
                     # middle of a checkpoint write.
                     with sigterm_deferred():
-                        trainer.fit(module, train_dataloaders=loader, val_dataloaders=val_loader, ckpt_path=resume_from)
+                        trainer.fit(module, train_dataloaders=train_loader, val_dataloaders=val_loader,
+                                    ckpt_path=resume_from)
                 except SIGTERMException:
                     # Lightning stops cleanly on SIGTERM but exits 0; a scheduler must see a failure.
                     raise _interrupted("SIGTERM", trainer, run_dir) from None
@@ -286,27 +293,10 @@ def fit_sequence(model, train: pd.DataFrame) -> None:
         if best_path and Path(best_path).exists():
             saved = torch.load(best_path, map_location="cpu", weights_only=False)
             module.load_state_dict(saved["state_dict"])
-    model.net = module.net.cpu().eval()
-
     frame = history.frame() if history.rows else pd.DataFrame()
-    info = {
-        "epochs_run": int(len(frame)),
-        "train_rows": int(len(net_rows)), "val_rows": int(0 if val_rows is None else len(val_rows)),
-        "users_in_vocabulary": len(model.state["vocab"]),
-        "history": frame.to_dict(orient="records"),
-        "global_rank": int(trainer.global_rank),
-        "checkpoint": str(best_path) if run_dir is not None else None,
-    }
-    if "encoder_passes" in frame:
-        info["encoder_passes"] = int(frame["encoder_passes"].sum())
-        info["encoder_naive_passes"] = int(frame["encoder_naive_passes"].sum())
-    if val_rows is not None:
-        best = frame.loc[frame["val_score"].idxmax()] if "val_score" in frame else None
-        info["best_epoch"] = int(best["epoch"]) if best is not None else None
-        info["stopped_early"] = stopped_early
-        info["val_metrics"] = _val_metrics(model, val_examples, val_gold)
-    info["train_time_s"] = round(time.perf_counter() - started, 3)
-    model.fit_info = info
+    return FitResult(net=module.net.cpu().eval(), history=frame, best_path=str(best_path or ""),
+                     stopped_early=stopped_early, global_rank=int(trainer.global_rank),
+                     epochs=int(trainer.current_epoch))
 
 
 FIT_DONE = "fit-done.json"
@@ -333,12 +323,3 @@ def _interrupted(signal_name: str, trainer, run_dir) -> RunInterrupted:
     else:
         hint = "nothing was saved"
     return RunInterrupted(signal_name, f"training stopped by {signal_name} after {done} finished epoch(s); {hint}")
-
-
-def _val_metrics(model, val_examples, val_gold: pd.DataFrame) -> dict:
-    """Official figures of the best weights on the validation rows (seen/unseen included)."""
-    from vatrack.data import clip_to_scale
-    from vatrack.evaluation.metrics import subtask1_metrics
-
-    pred = clip_to_scale(model.predict_examples(val_examples))
-    return subtask1_metrics(val_gold.assign(pred_valence=pred[:, 0], pred_arousal=pred[:, 1]))
