@@ -58,7 +58,8 @@ def test_one_constant_per_concept():
                  if name.isupper() and len(where) > 1}
     assert constants == {}
     functions = _top_level_names((ast.FunctionDef,))
-    assert functions["_slug"] == ["experiments/compare.py"]  # version name -> file name, for caches and plots
+    assert functions["slug"] == ["io.py"]  # version name -> file name, for caches and plots
+    assert "_slug" not in functions
 
     from vatrack.models import baselines, forecasters
 

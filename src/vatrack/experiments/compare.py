@@ -41,7 +41,7 @@ from vatrack.data.schema import LABELS
 from vatrack.errors import VatrackError
 from vatrack.evaluation.metrics import ccc
 from vatrack.evaluation.stats import bootstrap_ci, paired_bootstrap, wilcoxon_paired
-from vatrack.io import write_csv, write_json
+from vatrack.io import slug, write_csv, write_json
 
 CACHE_FORMAT = 1
 HEADLINE = "all.avg.r_composite"     # the leaderboard figure: composite r averaged over V and A
@@ -65,7 +65,8 @@ COMPARE_METRICS = {
     "train.avg.ccc": "train CCC avg",
     "gap.avg.ccc": "train − val gap (CCC avg)",
 }
-# Public leaderboard composite r on the official test (DESIGN.md): orientation, not CV figures.
+# Composite r of the organisers' Linear(BERT) baseline and of the top leaderboard entry on the
+# official test set: orientation only, since they are test-set figures, not CV figures.
 DEFAULT_TARGETS = [
     {"name": "beats organisers' Linear(BERT), valence", "metric": "all.valence.r_composite", "threshold": 0.557},
     {"name": "beats organisers' Linear(BERT), arousal", "metric": "all.arousal.r_composite", "threshold": 0.299},
@@ -178,10 +179,6 @@ def config_hash(version: Version, config: dict, fingerprint: str, n_folds: int) 
     return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()
 
 
-def _slug(name: str) -> str:
-    return re.sub(r"[^A-Za-z0-9._+-]+", "_", name).strip("_") or "version"
-
-
 # --- one version's CV runs --------------------------------------------------------------------------
 
 
@@ -282,7 +279,7 @@ def _find_cached(cache_root: Path, name: str, key: str) -> Path:
                 return folder
         except (OSError, ValueError, KeyError):
             continue
-    return cache_root / f"{_slug(name)}-{key[:12]}"
+    return cache_root / f"{slug(name)}-{key[:12]}"
 
 
 def _complete_seeds(frame: pd.DataFrame, seeds: set[int], n_folds: int, predictions: pd.DataFrame) -> set[int]:

@@ -19,7 +19,6 @@ from vatrack.experiments.compare import (
     COMPARE_METRICS,
     HEADLINE,
     Comparison,
-    _slug,  # one file-name rule for versions: the cache folders' (plots follow it)
     best_epoch_row,
     compare_results,
     epoch_summary,
@@ -27,6 +26,7 @@ from vatrack.experiments.compare import (
     mean_curves,
     overfitting_note,
 )
+from vatrack.io import slug  # one file-name rule for versions: the cache folders' (plots follow it)
 from vatrack.reporting import plots
 from vatrack.reporting.document import Report, fmt, fmt_ci, fmt_mean_std, fmt_signed, write_report
 
@@ -187,7 +187,7 @@ def _scatter(report: Report, c: Comparison, out_dir: Path) -> None:
         if r.predictions.empty:
             continue
         image = plots.user_scatter(user_points(r.predictions), f"{r.name}: mean prediction vs mean gold per user",
-                                   out_dir / "plots" / f"users_{_slug(r.name)}.png")
+                                   out_dir / "plots" / f"users_{slug(r.name)}.png")
         report.image(image, f"{r.name}: one dot per user and held-out kind, pooled over seeds.")
         shown = True
     if not shown:
@@ -221,7 +221,7 @@ def _training(report: Report, c: Comparison, out_dir: Path) -> None:
         if note:
             report.text(note)
         image = plots.learning_curves(mean_curves(r.histories), f"{r.name}: learning curves",
-                                      out_dir / "plots" / f"curves_{_slug(r.name)}.png")
+                                      out_dir / "plots" / f"curves_{slug(r.name)}.png")
         report.image(image, f"{r.name}: train vs validation per epoch (inner validation fold of each CV run).")
     missing = [r.name for r in c.results if r.histories.empty]
     if missing:
