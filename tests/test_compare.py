@@ -10,8 +10,8 @@ import pandas as pd
 import pytest
 
 from vatrack.errors import VatrackError
+from vatrack.evaluation.fold_stats import HEADLINE, paired_test
 from vatrack.experiments.compare import (
-    HEADLINE,
     Version,
     VersionResult,
     compare_results,
@@ -19,7 +19,6 @@ from vatrack.experiments.compare import (
     config_hash,
     data_fingerprint,
     load_targets,
-    paired_test,
     parse_versions,
     prepare_compare_dir,
     run_version,

@@ -598,7 +598,8 @@ def compare(
 ):
     """Compare versions under official-style CV: statistics, paired tests, report.md/.html."""
     from vatrack.data import load_diary
-    from vatrack.experiments.compare import HEADLINE, load_targets, parse_versions, prepare_compare_dir, run_comparison
+    from vatrack.evaluation.fold_stats import HEADLINE
+    from vatrack.experiments.compare import load_targets, parse_versions, prepare_compare_dir, run_comparison
     from vatrack.protocols import cv_seeds, seed_set
     from vatrack.reporting import comparison_report
 

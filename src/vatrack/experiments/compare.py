@@ -1,15 +1,9 @@
 """Compare versions (presets, baselines, an ensemble) under official-style CV, with statistics.
 
 The seed project called a difference of 0.009 on one seed a finding. Here every version runs
-through the same folds of the same seeds, so each (seed, fold) gives one *pair* of scores
-per two versions; a delta is called "significant" only when the paired evidence says so:
-
-* mean ± std and a 95% bootstrap interval of each metric over (seed, fold) runs;
-* per delta against the reference version: the paired bootstrap interval of the mean
-  difference AND the Wilcoxon signed-rank test over shared (seed, fold) pairs. The verdict
-  is "significant" when the interval excludes 0 and Wilcoxon's p < alpha, else "within
-  noise". Folds of one seed share training users, so pairs are not independent: the verdict
-  is a screen against noise, not a proof. Wilcoxon needs at least 6 pairs to reach p < 0.05.
+through the same folds of the same seeds, so each (seed, fold) gives one *pair* of scores per
+two versions, and a delta is called "significant" only when the paired evidence says so: the
+statistics and verdicts are ``vatrack.evaluation.fold_stats``.
 
 Runs are cached per version in ``CACHE/<name>-<hash>/`` (per_fold.csv, oof_predictions.csv,
 history.csv, version.json), keyed by a hash of what determines the result: the resolved
@@ -40,31 +34,10 @@ import yaml
 from vatrack.data.schema import LABELS
 from vatrack.errors import VatrackError
 from vatrack.evaluation.metrics import ccc
-from vatrack.evaluation.stats import bootstrap_ci, paired_bootstrap, wilcoxon_paired
+from vatrack.evaluation.fold_stats import ALPHA, COMPARE_METRICS, HEADLINE, direction, metric_stats, paired_test
 from vatrack.io import slug, write_csv, write_json
 
 CACHE_FORMAT = 1
-HEADLINE = "all.avg.r_composite"     # the leaderboard figure: composite r averaged over V and A
-ALPHA = 0.05
-# Metrics of the comparison table and the paired tests, with a readable label.
-COMPARE_METRICS = {
-    "all.avg.r_composite": "composite r avg",
-    "all.valence.r_composite": "composite r V",
-    "all.arousal.r_composite": "composite r A",
-    "all.valence.r_within": "r within V",
-    "all.arousal.r_within": "r within A",
-    "all.valence.r_between": "r between V",
-    "all.arousal.r_between": "r between A",
-    "all.avg.ccc": "CCC avg",
-    "all.valence.ccc": "CCC V",
-    "all.arousal.ccc": "CCC A",
-    "all.valence.rmse": "RMSE V",
-    "all.arousal.rmse": "RMSE A",
-    "seen.avg.r_composite": "composite r avg, seen",
-    "unseen.avg.r_composite": "composite r avg, unseen",
-    "train.avg.ccc": "train CCC avg",
-    "gap.avg.ccc": "train − val gap (CCC avg)",
-}
 # Composite r of the organisers' Linear(BERT) baseline and of the top leaderboard entry on the
 # official test set: orientation only, since they are test-set figures, not CV figures.
 DEFAULT_TARGETS = [
@@ -73,15 +46,6 @@ DEFAULT_TARGETS = [
     {"name": "reaches leaderboard rank 1, valence", "metric": "all.valence.r_composite", "threshold": 0.667},
     {"name": "reaches leaderboard rank 1, arousal", "metric": "all.arousal.r_composite", "threshold": 0.554},
 ]
-
-
-def direction(metric: str) -> int:
-    """+1 when higher is better, -1 when lower is better, 0 when neither (train fit)."""
-    if metric.startswith("train."):
-        return 0
-    if metric.startswith("gap.") or metric.endswith(("rmse", "mae", "mae_between", "mae_within")):
-        return -1
-    return 1
 
 
 # --- versions ------------------------------------------------------------------------------------
@@ -413,45 +377,6 @@ def load_version_folder(folder) -> VersionResult:
         meta = json.loads((folder / "version.json").read_text(encoding="utf-8"))
     version = Version(meta.get("name", folder.name), meta.get("kind", "method"), meta.get("source", ""))
     return VersionResult(version, meta.get("config", {}), meta.get("hash", ""), per_fold, predictions, histories, folder)
-
-
-# --- statistics across versions ----------------------------------------------------------------------
-
-
-def metric_stats(per_fold: pd.DataFrame, metric: str, seed: int = 0) -> dict:
-    """mean, std, 95% bootstrap CI and n of one metric over (seed, fold) runs (NaN dropped)."""
-    values = per_fold[metric].dropna().to_numpy(float) if metric in per_fold else np.array([])
-    if values.size == 0:
-        return {"mean": math.nan, "std": math.nan, "ci_low": math.nan, "ci_high": math.nan, "n": 0}
-    low, high = bootstrap_ci(values, seed=seed)
-    std = float(values.std(ddof=1)) if values.size > 1 else math.nan
-    return {"mean": float(values.mean()), "std": std, "ci_low": low, "ci_high": high, "n": int(values.size)}
-
-
-def paired_test(a: pd.DataFrame, b: pd.DataFrame, metric: str, alpha: float = ALPHA) -> dict:
-    """Delta a − b over shared (seed, fold) pairs: paired bootstrap CI, Wilcoxon p, verdict."""
-    empty = {"delta": math.nan, "ci_low": math.nan, "ci_high": math.nan, "p_bootstrap": math.nan,
-             "p_wilcoxon": math.nan, "n_pairs": 0, "verdict": "n/a (no shared runs)"}
-    if metric not in a or metric not in b:
-        return empty
-    joined = a[["seed", "fold", metric]].merge(b[["seed", "fold", metric]], on=["seed", "fold"], suffixes=("_a", "_b")).dropna()
-    n = len(joined)
-    if n == 0:
-        return empty
-    x, y = joined[f"{metric}_a"].to_numpy(float), joined[f"{metric}_b"].to_numpy(float)
-    boot = paired_bootstrap(x, y)
-    result = {"delta": boot["delta"], "ci_low": boot["ci_low"], "ci_high": boot["ci_high"],
-              "p_bootstrap": boot["p_value"], "n_pairs": n}
-    if n < 2:
-        return {**result, "p_wilcoxon": math.nan, "verdict": "n/a (1 pair)"}
-    result["p_wilcoxon"] = wilcoxon_paired(x, y)["p_value"]
-    excludes_zero = boot["ci_low"] > 0 or boot["ci_high"] < 0
-    if excludes_zero and result["p_wilcoxon"] < alpha:
-        sign = direction(metric) * np.sign(boot["delta"])
-        result["verdict"] = "significant" + {1: " (better)", -1: " (worse)"}.get(int(sign), "")
-    else:
-        result["verdict"] = "within noise"
-    return result
 
 
 # Flat metric names a target may use: what run_version writes per fold.

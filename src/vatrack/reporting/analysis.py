@@ -15,9 +15,8 @@ import pandas as pd
 
 from vatrack.data.schema import LABELS
 from vatrack.errors import VatrackError
+from vatrack.evaluation.fold_stats import COMPARE_METRICS, HEADLINE, direction
 from vatrack.experiments.compare import (
-    COMPARE_METRICS,
-    HEADLINE,
     Comparison,
     best_epoch_row,
     compare_results,
@@ -374,7 +373,7 @@ def _csv_header(path: Path) -> list[str]:
 
 
 def _single_run_report(run_dir: Path, out_dir: Path, targets: list[dict] | None) -> dict[str, Path]:
-    from vatrack.experiments.compare import DEFAULT_TARGETS, direction
+    from vatrack.experiments.compare import DEFAULT_TARGETS
 
     config, history, metrics = _read_run(run_dir)
     name = config.get("name") or metrics.get("run", {}).get("preset") or run_dir.name
