@@ -20,14 +20,12 @@ from vatrack.experiments.compare import (
     Comparison,
     best_epoch_row,
     compare_results,
-    epoch_summary,
     load_version_folder,
-    mean_curves,
-    overfitting_note,
 )
 from vatrack.io import slug  # one file-name rule for versions: the cache folders' (plots follow it)
 from vatrack.reporting import plots
 from vatrack.reporting.document import Report, fmt, fmt_ci, fmt_mean_std, fmt_signed, write_report
+from vatrack.reporting.epochs import epoch_summary, mean_curves, overfitting_note
 
 # Columns of the version-comparison table (a subset of COMPARE_METRICS, to stay readable).
 TABLE_METRICS = ["all.avg.r_composite", "all.valence.r_composite", "all.arousal.r_composite", "all.avg.ccc",
