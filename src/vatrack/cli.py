@@ -599,7 +599,8 @@ def compare(
     """Compare versions under official-style CV: statistics, paired tests, report.md/.html."""
     from vatrack.data import load_diary
     from vatrack.evaluation.fold_stats import HEADLINE
-    from vatrack.experiments.compare import load_targets, parse_versions, prepare_compare_dir, run_comparison
+    from vatrack.experiments.compare import load_targets, prepare_compare_dir, run_comparison
+    from vatrack.experiments.versions import parse_versions
     from vatrack.protocols import cv_seeds, seed_set
     from vatrack.reporting import comparison_report
 
