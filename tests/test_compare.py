@@ -15,10 +15,10 @@ from vatrack.experiments.compare import (
     VersionResult,
     compare_results,
     config_diff,
-    load_targets,
     prepare_compare_dir,
     run_version,
 )
+from vatrack.experiments.targets import load_targets
 from vatrack.experiments.versions import Version, config_hash, data_fingerprint, parse_versions
 
 from conftest import run_cli

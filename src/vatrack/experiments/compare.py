@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import json
 import math
-import re
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -29,24 +28,14 @@ from typing import Callable
 
 import numpy as np
 import pandas as pd
-import yaml
 
 from vatrack.data.schema import LABELS
 from vatrack.errors import VatrackError
-from vatrack.evaluation.fold_stats import ALPHA, COMPARE_METRICS, HEADLINE, direction, metric_stats, paired_test
+from vatrack.evaluation.fold_stats import ALPHA, COMPARE_METRICS, HEADLINE, metric_stats, paired_test
 from vatrack.evaluation.metrics import ccc
+from vatrack.experiments.targets import DEFAULT_TARGETS, evaluate_targets
 from vatrack.experiments.versions import Version, config_hash, data_fingerprint
 from vatrack.io import slug, write_csv, write_json
-
-# Composite r of the organisers' Linear(BERT) baseline and of the top leaderboard entry on the
-# official test set: orientation only, since they are test-set figures, not CV figures.
-DEFAULT_TARGETS = [
-    {"name": "beats organisers' Linear(BERT), valence", "metric": "all.valence.r_composite", "threshold": 0.557},
-    {"name": "beats organisers' Linear(BERT), arousal", "metric": "all.arousal.r_composite", "threshold": 0.299},
-    {"name": "reaches leaderboard rank 1, valence", "metric": "all.valence.r_composite", "threshold": 0.667},
-    {"name": "reaches leaderboard rank 1, arousal", "metric": "all.arousal.r_composite", "threshold": 0.554},
-]
-
 
 # --- one version's CV runs --------------------------------------------------------------------------
 
@@ -282,82 +271,6 @@ def load_version_folder(folder) -> VersionResult:
         meta = json.loads((folder / "version.json").read_text(encoding="utf-8"))
     version = Version(meta.get("name", folder.name), meta.get("kind", "method"), meta.get("source", ""))
     return VersionResult(version, meta.get("config", {}), meta.get("hash", ""), per_fold, predictions, histories, folder)
-
-
-# Flat metric names a target may use: what run_version writes per fold.
-_METRIC_NAME = re.compile(r"^(all|seen|unseen)\.(valence|arousal)\.(r_composite|r_within|r_between|ccc|rmse|mae)$"
-                          r"|^(all|seen|unseen)\.avg\.(r_composite|ccc)$|^train\.(valence|arousal|avg)\.ccc$|^gap\.avg\.ccc$")
-
-
-def load_targets(path) -> list[dict]:
-    """targets.yaml: a list (or {targets: [...]}) of {name, metric, threshold[, direction, version]}."""
-    path = Path(path)
-    try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise VatrackError(f"{path}: targets file not found") from None
-    except (yaml.YAMLError, UnicodeDecodeError):
-        raise VatrackError(f"{path}: not a readable YAML file; write a list of {{name, metric, threshold}}") from None
-    items = raw.get("targets") if isinstance(raw, dict) else raw
-    if not isinstance(items, list) or not items:
-        raise VatrackError(f"{path}: expected a list of targets (name, metric, threshold)")
-    targets = []
-    for i, item in enumerate(items, 1):
-        if not isinstance(item, dict):
-            raise VatrackError(f"{path}, target {i}: expected a mapping with name, metric, threshold")
-        missing = [k for k in ("name", "metric", "threshold") if k not in item]
-        unknown = sorted(set(item) - {"name", "metric", "threshold", "direction", "version"})
-        if missing:
-            raise VatrackError(f"{path}, target {i}: missing key(s) {', '.join(missing)}")
-        if unknown:
-            raise VatrackError(f"{path}, target {i}: unknown key(s) {', '.join(unknown)}; use name, metric, threshold, direction, version")
-        if isinstance(item["threshold"], bool) or not isinstance(item["threshold"], (int, float)):
-            raise VatrackError(f"{path}, target {i}: threshold must be a number (got {item['threshold']!r})")
-        if not _METRIC_NAME.match(str(item["metric"])):
-            raise VatrackError(f"{path}, target {i}: unknown metric '{item['metric']}'; use a flat name such as "
-                               "all.valence.r_composite, all.avg.ccc, seen.arousal.r_within, all.valence.rmse, gap.avg.ccc")
-        if item.get("direction", ">=") not in (">=", "<="):
-            raise VatrackError(f"{path}, target {i}: direction must be '>=' or '<=' (got {item['direction']!r})")
-        targets.append({**item, "name": str(item["name"]), "metric": str(item["metric"]), "threshold": float(item["threshold"])})
-    return targets
-
-
-def evaluate_targets(targets: list[dict], stats: pd.DataFrame, candidate: str | None) -> pd.DataFrame:
-    """Pass/miss of each target on its version's mean; also whether the 95% CI clears it.
-
-    A target is judged on the version it names, else on ``candidate`` — a version named
-    before the runs (``--candidate``), never the one that happened to score highest (the
-    maximum of several noisy means is optimistic). With neither, the target is listed as
-    "not judged".
-    """
-    rows = []
-    known = set(stats["metric"])
-    for target in targets:
-        metric = target["metric"]
-        if metric not in known:
-            sample = ", ".join(m for m in COMPARE_METRICS if m in known)
-            raise VatrackError(f"target '{target['name']}': unknown metric '{metric}'; use a flat name such as {sample}")
-        version = target.get("version") or candidate
-        sense = target.get("direction") or (">=" if direction(metric) >= 0 else "<=")
-        if version is None:
-            rows.append({"name": target["name"], "version": None, "metric": metric, "direction": sense,
-                         "threshold": target["threshold"], "mean": math.nan, "std": math.nan, "ci_low": math.nan,
-                         "ci_high": math.nan, "delta": math.nan, "status": "not judged (no --candidate)",
-                         "ci_clears": False})
-            continue
-        row = stats[(stats["version"] == version) & (stats["metric"] == metric)]
-        if row.empty:
-            raise VatrackError(f"target '{target['name']}': no version named '{version}' in this comparison")
-        row = row.iloc[0]
-        sign = 1.0 if sense == ">=" else -1.0
-        delta = row["mean"] - target["threshold"]
-        met = bool(sign * delta >= 0)
-        bound = row["ci_low"] if sense == ">=" else row["ci_high"]
-        rows.append({"name": target["name"], "version": version, "metric": metric, "direction": sense,
-                     "threshold": target["threshold"], "mean": row["mean"], "std": row["std"], "ci_low": row["ci_low"],
-                     "ci_high": row["ci_high"], "delta": delta, "status": "pass" if met else "miss",
-                     "ci_clears": bool(not math.isnan(bound) and sign * (bound - target["threshold"]) >= 0)})
-    return pd.DataFrame(rows)
 
 
 def _cell(value) -> str:

@@ -371,7 +371,7 @@ def _csv_header(path: Path) -> list[str]:
 
 
 def _single_run_report(run_dir: Path, out_dir: Path, targets: list[dict] | None) -> dict[str, Path]:
-    from vatrack.experiments.compare import DEFAULT_TARGETS
+    from vatrack.experiments.targets import DEFAULT_TARGETS
 
     config, history, metrics = _read_run(run_dir)
     name = config.get("name") or metrics.get("run", {}).get("preset") or run_dir.name
