@@ -37,6 +37,7 @@ from vatrack.experiments.targets import DEFAULT_TARGETS, evaluate_targets
 from vatrack.experiments.versions import Version, config_hash, data_fingerprint
 from vatrack.io import slug, write_csv, write_json
 
+
 # --- one version's CV runs --------------------------------------------------------------------------
 
 

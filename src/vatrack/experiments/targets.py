@@ -61,7 +61,7 @@ class Target(BaseModel):
     def _flat_metric(cls, value):
         if not _METRIC_NAME.match(str(value)):
             raise ValueError(f"unknown metric '{value}'; use a flat name such as all.valence.r_composite, all.avg.ccc, "
-                           "seen.arousal.r_within, all.valence.rmse, gap.avg.ccc")
+                             "seen.arousal.r_within, all.valence.rmse, gap.avg.ccc")
         return str(value)
 
     @field_validator("threshold", mode="before")
@@ -80,8 +80,8 @@ class Target(BaseModel):
 
 
 def _one_line(errors: list[dict]) -> str:
-    """The first problem of a target in a fixed order (shape, missing keys, unknown keys, then
-    the values in file order), as the message after '<file>, target <i>: '."""
+    """The first problem of a target, in the order the checks always had (shape, missing keys,
+    unknown keys, threshold, metric, direction), as the text after '<file>, target <i>: '."""
     kinds = {}
     for error in errors:
         kinds.setdefault(error["type"], []).append(error)
