@@ -58,7 +58,8 @@ def test_one_constant_per_concept():
                  if name.isupper() and len(where) > 1}
     assert constants == {}
     functions = _top_level_names((ast.FunctionDef,))
-    assert functions["_slug"] == ["experiments/compare.py"]  # version name -> file name, for caches and plots
+    assert functions["slug"] == ["io.py"]  # version name -> file name, for caches and plots
+    assert "_slug" not in functions
 
     from vatrack.models import baselines, forecasters
 
@@ -120,4 +121,32 @@ def test_models_leave_the_training_loop_to_the_training_layer():
                 bases = [b.attr if isinstance(b, ast.Attribute) else getattr(b, "id", "") for b in node.bases]
                 if "LightningModule" in bases:
                     found.append(f"{path.relative_to(SRC)}:{node.lineno} defines a LightningModule ({node.name})")
+    assert not found, "\n".join(found)
+
+
+def test_reporting_uses_only_public_names_of_other_packages():
+    """reporting/ imports no private name (``_x``) from another package and reads none off an
+    imported module (analysis.py once took compare.py's ``_slug``): what it needs is public API."""
+    import ast
+
+    found = []
+    for path in sorted((SRC / "reporting").rglob("*.py")):
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        modules = set()  # local names bound to another package's module
+        for node in ast.walk(tree):
+            if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("vatrack."):
+                if node.module.startswith("vatrack.reporting"):
+                    continue
+                for alias in node.names:
+                    if alias.name.startswith("_"):
+                        found.append(f"{path.relative_to(SRC)}:{node.lineno} imports {alias.name} from {node.module}")
+                    modules.add(alias.asname or alias.name)
+            elif isinstance(node, ast.Import):
+                for alias in node.names:
+                    if alias.name.startswith("vatrack.") and not alias.name.startswith("vatrack.reporting"):
+                        modules.add(alias.asname or alias.name.split(".")[0])
+        for node in ast.walk(tree):
+            if (isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and node.value.id in modules
+                    and node.attr.startswith("_") and not node.attr.startswith("__")):
+                found.append(f"{path.relative_to(SRC)}:{node.lineno} reads {node.value.id}.{node.attr}")
     assert not found, "\n".join(found)

@@ -10,20 +10,16 @@ import pandas as pd
 import pytest
 
 from vatrack.errors import VatrackError
+from vatrack.evaluation.fold_stats import HEADLINE, paired_test
 from vatrack.experiments.compare import (
-    HEADLINE,
-    Version,
     VersionResult,
     compare_results,
     config_diff,
-    config_hash,
-    data_fingerprint,
-    load_targets,
-    paired_test,
-    parse_versions,
     prepare_compare_dir,
     run_version,
 )
+from vatrack.experiments.targets import load_targets
+from vatrack.experiments.versions import Version, config_hash, data_fingerprint, parse_versions
 
 from conftest import run_cli
 
@@ -237,7 +233,8 @@ def test_parallel_folds_give_the_same_runs_as_one_at_a_time(tmp_path, task_files
     """--jobs 2 trains folds in two worker processes; with the same threads per training the
     per-fold figures, histories and out-of-fold predictions equal a sequential run's."""
     from vatrack.data import load_diary
-    from vatrack.experiments.compare import parse_versions, run_version
+    from vatrack.experiments.compare import run_version
+    from vatrack.experiments.versions import parse_versions
 
     frame = load_diary(task_files["train"], require_labels=True)
     tiny = ["epochs=2", "lstm_hidden=8", "lstm_layers=1", "fusion=[16]", "user_emb=4", "batch_size=32", "val_folds=2"]

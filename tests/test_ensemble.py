@@ -85,7 +85,8 @@ def test_perturbing_a_folds_labels_leaves_its_ensemble_predictions_byte_identica
     fitted on the other outer folds' OOF predictions (whose models trained on this fold's
     rows) they would."""
     from vatrack.data import make_diaries
-    from vatrack.experiments.compare import parse_versions, run_comparison
+    from vatrack.experiments.compare import run_comparison
+    from vatrack.experiments.versions import parse_versions
     from vatrack.protocols import cv_plan
 
     frame = make_diaries(n_users=24, texts_per_user=(6, 14), seed=5)

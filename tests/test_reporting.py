@@ -17,8 +17,9 @@ import pytest
 
 from vatrack.errors import VatrackError
 from vatrack.evaluation.metrics import subtask1_metrics
-from vatrack.experiments.compare import Version, VersionResult, compare_results
+from vatrack.experiments.compare import VersionResult, compare_results
 from vatrack.experiments.cv import flatten_metrics
+from vatrack.experiments.versions import Version
 from vatrack.protocols import cv_plan
 from vatrack.reporting import Report, comparison_report, write_report
 from vatrack.reporting.document import to_html, to_markdown

@@ -598,7 +598,10 @@ def compare(
 ):
     """Compare versions under official-style CV: statistics, paired tests, report.md/.html."""
     from vatrack.data import load_diary
-    from vatrack.experiments.compare import HEADLINE, load_targets, parse_versions, prepare_compare_dir, run_comparison
+    from vatrack.evaluation.fold_stats import HEADLINE
+    from vatrack.experiments.compare import prepare_compare_dir, run_comparison
+    from vatrack.experiments.targets import load_targets
+    from vatrack.experiments.versions import parse_versions
     from vatrack.protocols import cv_seeds, seed_set
     from vatrack.reporting import comparison_report
 
@@ -635,7 +638,7 @@ def report(
     targets: Optional[Path] = typer.Option(None, help="targets.yaml: list of {name, metric, threshold}"),
 ):
     """Write the analysis report (Markdown + self-contained HTML + PNG plots) for one folder."""
-    from vatrack.experiments.compare import load_targets
+    from vatrack.experiments.targets import load_targets
     from vatrack.reporting import run_report
 
     paths = run_report(run, out, load_targets(targets) if targets else None)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import errno
 import json
 import os
+import re
 import shutil
 import tempfile
 from contextlib import contextmanager
@@ -103,6 +104,13 @@ def _json_default(obj):
     if isinstance(obj, Path):
         return str(obj)
     raise TypeError(f"not JSON serialisable: {type(obj).__name__}")
+
+
+
+def slug(name: str) -> str:
+    """A version name as a file-name part: the one rule for comparison cache folders and the
+    report plots that name them (anything but letters, digits and ``._+-`` becomes ``_``)."""
+    return re.sub(r"[^A-Za-z0-9._+-]+", "_", name).strip("_") or "version"
 
 
 LOCK_NAME = ".vatrack.lock"   # inside a run folder; an flock on it marks the folder as being written

@@ -1,19 +1,14 @@
 """Compare versions (presets, baselines, an ensemble) under official-style CV, with statistics.
 
 The seed project called a difference of 0.009 on one seed a finding. Here every version runs
-through the same folds of the same seeds, so each (seed, fold) gives one *pair* of scores
-per two versions; a delta is called "significant" only when the paired evidence says so:
-
-* mean ± std and a 95% bootstrap interval of each metric over (seed, fold) runs;
-* per delta against the reference version: the paired bootstrap interval of the mean
-  difference AND the Wilcoxon signed-rank test over shared (seed, fold) pairs. The verdict
-  is "significant" when the interval excludes 0 and Wilcoxon's p < alpha, else "within
-  noise". Folds of one seed share training users, so pairs are not independent: the verdict
-  is a screen against noise, not a proof. Wilcoxon needs at least 6 pairs to reach p < 0.05.
+through the same folds of the same seeds, so each (seed, fold) gives one *pair* of scores per
+two versions, and a delta is called "significant" only when the paired evidence says so: the
+statistics and verdicts are ``vatrack.evaluation.fold_stats``.
 
 Runs are cached per version in ``CACHE/<name>-<hash>/`` (per_fold.csv, oof_predictions.csv,
 history.csv, version.json), keyed by a hash of what determines the result: the resolved
-configuration (not its name), the data, the number of folds and the cache format. A second
+configuration (not its name), the data, the number of folds and the cache format
+(``vatrack.experiments.versions``). A second
 ``compare`` with the same versions reuses them; asking for more seeds runs only the new
 ones. Results are saved after every seed, so an interrupted comparison loses one seed at most.
 The key covers configuration and data, not code: after changing model code, point --cache
@@ -24,10 +19,8 @@ at a fresh folder (or delete OUT/cache). A new config key changes every key of i
 
 from __future__ import annotations
 
-import hashlib
 import json
 import math
-import re
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -35,151 +28,14 @@ from typing import Callable
 
 import numpy as np
 import pandas as pd
-import yaml
 
 from vatrack.data.schema import LABELS
 from vatrack.errors import VatrackError
+from vatrack.evaluation.fold_stats import ALPHA, COMPARE_METRICS, HEADLINE, metric_stats, paired_test
 from vatrack.evaluation.metrics import ccc
-from vatrack.evaluation.stats import bootstrap_ci, paired_bootstrap, wilcoxon_paired
-from vatrack.io import write_csv, write_json
-
-CACHE_FORMAT = 1
-HEADLINE = "all.avg.r_composite"     # the leaderboard figure: composite r averaged over V and A
-ALPHA = 0.05
-# Metrics of the comparison table and the paired tests, with a readable label.
-COMPARE_METRICS = {
-    "all.avg.r_composite": "composite r avg",
-    "all.valence.r_composite": "composite r V",
-    "all.arousal.r_composite": "composite r A",
-    "all.valence.r_within": "r within V",
-    "all.arousal.r_within": "r within A",
-    "all.valence.r_between": "r between V",
-    "all.arousal.r_between": "r between A",
-    "all.avg.ccc": "CCC avg",
-    "all.valence.ccc": "CCC V",
-    "all.arousal.ccc": "CCC A",
-    "all.valence.rmse": "RMSE V",
-    "all.arousal.rmse": "RMSE A",
-    "seen.avg.r_composite": "composite r avg, seen",
-    "unseen.avg.r_composite": "composite r avg, unseen",
-    "train.avg.ccc": "train CCC avg",
-    "gap.avg.ccc": "train − val gap (CCC avg)",
-}
-# Public leaderboard composite r on the official test (DESIGN.md): orientation, not CV figures.
-DEFAULT_TARGETS = [
-    {"name": "beats organisers' Linear(BERT), valence", "metric": "all.valence.r_composite", "threshold": 0.557},
-    {"name": "beats organisers' Linear(BERT), arousal", "metric": "all.arousal.r_composite", "threshold": 0.299},
-    {"name": "reaches leaderboard rank 1, valence", "metric": "all.valence.r_composite", "threshold": 0.667},
-    {"name": "reaches leaderboard rank 1, arousal", "metric": "all.arousal.r_composite", "threshold": 0.554},
-]
-
-
-def direction(metric: str) -> int:
-    """+1 when higher is better, -1 when lower is better, 0 when neither (train fit)."""
-    if metric.startswith("train."):
-        return 0
-    if metric.startswith("gap.") or metric.endswith(("rmse", "mae", "mae_between", "mae_within")):
-        return -1
-    return 1
-
-
-# --- versions ------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Version:
-    """One thing to compare: a sequence-model preset, a baseline method, or an ensemble."""
-
-    name: str
-    kind: str                          # "preset" | "method" | "ensemble"
-    source: str = ""                   # preset name / YAML path, or baseline method name
-    overrides: tuple[str, ...] = ()    # preset --set key=value items
-    encoder: str | None = None         # encoder override (presets) or encoder (methods)
-    members: tuple[str, ...] = ()      # ensemble: names of member versions
-    weights: str = "cv"                # ensemble: cv | equal
-
-    def config(self) -> dict:
-        """The resolved configuration: what the cache key and the config-diff table use."""
-        if self.kind == "preset":
-            from vatrack.models.presets import resolve_config
-
-            return resolve_config(self.source, encoder=self.encoder, overrides=list(self.overrides)).model_dump()
-        if self.kind == "method":
-            from vatrack.models import make_model
-
-            make_model(self.source)  # unknown names fail here, before any fold runs
-            return {"method": self.source, "encoder": self.encoder or "minilm"}
-        from vatrack.experiments.ensemble import INNER_FOLDS
-
-        return {"ensemble_of": list(self.members), "weights": self.weights,
-                "inner_folds": INNER_FOLDS if self.weights == "cv" else None}
-
-    def factory(self) -> Callable[[int], object]:
-        """seed -> a fresh, unfitted estimator."""
-        if self.kind == "preset":
-            from vatrack.models.presets import estimator_from_preset
-
-            return lambda seed: estimator_from_preset(self.source, encoder=self.encoder, seed=seed,
-                                                      overrides=list(self.overrides))
-        if self.kind == "method":
-            from vatrack.models import make_model
-
-            return lambda seed: make_model(self.source, encoder=self.encoder or "minilm", seed=seed)
-        raise VatrackError(f"version '{self.name}' is an ensemble; it is computed from its members' runs")
-
-
-def _split_list(value) -> list[str]:
-    if value is None:
-        return []
-    items = value if isinstance(value, (list, tuple)) else [value]
-    return [part.strip() for item in items for part in str(item).split(",") if part.strip()]
-
-
-def parse_versions(presets=None, methods=None, ensemble: str | None = None, encoder: str | None = None,
-                   overrides=()) -> list[Version]:
-    """Versions from CLI-style lists: presets 'v3.0,v3.3' (names or YAML paths), methods
-    'ridge,user-mean', and optionally an ensemble ('cv' or 'equal') of all of them."""
-    versions = []
-    for preset in _split_list(presets):
-        name = Path(preset).stem if preset.endswith((".yaml", ".yml")) else preset
-        versions.append(Version(name, "preset", preset, tuple(overrides), encoder))
-    for method in _split_list(methods):
-        versions.append(Version(method, "method", method, (), encoder))
-    if not versions:
-        raise VatrackError("nothing to compare: give --presets and/or --methods")
-    names = [v.name for v in versions]
-    duplicated = sorted({n for n in names if names.count(n) > 1})
-    if duplicated:
-        raise VatrackError(f"version name(s) given twice: {', '.join(duplicated)}; each version needs its own name")
-    if ensemble:
-        from vatrack.experiments.ensemble import check_mode
-
-        if len(versions) < 2:
-            raise VatrackError("--ensemble needs at least 2 versions to combine")
-        versions.append(Version("ensemble", "ensemble", members=tuple(names), weights=check_mode(ensemble)))
-    return versions
-
-
-# --- cache keys ----------------------------------------------------------------------------------
-
-
-def data_fingerprint(frame: pd.DataFrame) -> str:
-    """A hash of the rows that matter for CV (keys, text, time, labels), order included."""
-    columns = [c for c in ("user_id", "text_id", "text", "timestamp", "is_words", *LABELS) if c in frame.columns]
-    hashed = pd.util.hash_pandas_object(frame[columns], index=False).to_numpy()
-    return hashlib.sha256(hashed.tobytes()).hexdigest()[:16]
-
-
-def config_hash(version: Version, config: dict, fingerprint: str, n_folds: int) -> str:
-    # The name and description do not change a result: two presets that differ only by
-    # name share their runs.
-    essential = {k: v for k, v in config.items() if k not in ("name", "description")}
-    payload = {"format": CACHE_FORMAT, "kind": version.kind, "config": essential, "data": fingerprint, "folds": n_folds}
-    return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()
-
-
-def _slug(name: str) -> str:
-    return re.sub(r"[^A-Za-z0-9._+-]+", "_", name).strip("_") or "version"
+from vatrack.experiments.targets import DEFAULT_TARGETS, evaluate_targets
+from vatrack.experiments.versions import Version, config_hash, data_fingerprint
+from vatrack.io import slug, write_csv, write_json
 
 
 # --- one version's CV runs --------------------------------------------------------------------------
@@ -282,7 +138,7 @@ def _find_cached(cache_root: Path, name: str, key: str) -> Path:
                 return folder
         except (OSError, ValueError, KeyError):
             continue
-    return cache_root / f"{_slug(name)}-{key[:12]}"
+    return cache_root / f"{slug(name)}-{key[:12]}"
 
 
 def _complete_seeds(frame: pd.DataFrame, seeds: set[int], n_folds: int, predictions: pd.DataFrame) -> set[int]:
@@ -418,121 +274,6 @@ def load_version_folder(folder) -> VersionResult:
     return VersionResult(version, meta.get("config", {}), meta.get("hash", ""), per_fold, predictions, histories, folder)
 
 
-# --- statistics across versions ----------------------------------------------------------------------
-
-
-def metric_stats(per_fold: pd.DataFrame, metric: str, seed: int = 0) -> dict:
-    """mean, std, 95% bootstrap CI and n of one metric over (seed, fold) runs (NaN dropped)."""
-    values = per_fold[metric].dropna().to_numpy(float) if metric in per_fold else np.array([])
-    if values.size == 0:
-        return {"mean": math.nan, "std": math.nan, "ci_low": math.nan, "ci_high": math.nan, "n": 0}
-    low, high = bootstrap_ci(values, seed=seed)
-    std = float(values.std(ddof=1)) if values.size > 1 else math.nan
-    return {"mean": float(values.mean()), "std": std, "ci_low": low, "ci_high": high, "n": int(values.size)}
-
-
-def paired_test(a: pd.DataFrame, b: pd.DataFrame, metric: str, alpha: float = ALPHA) -> dict:
-    """Delta a − b over shared (seed, fold) pairs: paired bootstrap CI, Wilcoxon p, verdict."""
-    empty = {"delta": math.nan, "ci_low": math.nan, "ci_high": math.nan, "p_bootstrap": math.nan,
-             "p_wilcoxon": math.nan, "n_pairs": 0, "verdict": "n/a (no shared runs)"}
-    if metric not in a or metric not in b:
-        return empty
-    joined = a[["seed", "fold", metric]].merge(b[["seed", "fold", metric]], on=["seed", "fold"], suffixes=("_a", "_b")).dropna()
-    n = len(joined)
-    if n == 0:
-        return empty
-    x, y = joined[f"{metric}_a"].to_numpy(float), joined[f"{metric}_b"].to_numpy(float)
-    boot = paired_bootstrap(x, y)
-    result = {"delta": boot["delta"], "ci_low": boot["ci_low"], "ci_high": boot["ci_high"],
-              "p_bootstrap": boot["p_value"], "n_pairs": n}
-    if n < 2:
-        return {**result, "p_wilcoxon": math.nan, "verdict": "n/a (1 pair)"}
-    result["p_wilcoxon"] = wilcoxon_paired(x, y)["p_value"]
-    excludes_zero = boot["ci_low"] > 0 or boot["ci_high"] < 0
-    if excludes_zero and result["p_wilcoxon"] < alpha:
-        sign = direction(metric) * np.sign(boot["delta"])
-        result["verdict"] = "significant" + {1: " (better)", -1: " (worse)"}.get(int(sign), "")
-    else:
-        result["verdict"] = "within noise"
-    return result
-
-
-# Flat metric names a target may use: what run_version writes per fold.
-_METRIC_NAME = re.compile(r"^(all|seen|unseen)\.(valence|arousal)\.(r_composite|r_within|r_between|ccc|rmse|mae)$"
-                          r"|^(all|seen|unseen)\.avg\.(r_composite|ccc)$|^train\.(valence|arousal|avg)\.ccc$|^gap\.avg\.ccc$")
-
-
-def load_targets(path) -> list[dict]:
-    """targets.yaml: a list (or {targets: [...]}) of {name, metric, threshold[, direction, version]}."""
-    path = Path(path)
-    try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise VatrackError(f"{path}: targets file not found") from None
-    except (yaml.YAMLError, UnicodeDecodeError):
-        raise VatrackError(f"{path}: not a readable YAML file; write a list of {{name, metric, threshold}}") from None
-    items = raw.get("targets") if isinstance(raw, dict) else raw
-    if not isinstance(items, list) or not items:
-        raise VatrackError(f"{path}: expected a list of targets (name, metric, threshold)")
-    targets = []
-    for i, item in enumerate(items, 1):
-        if not isinstance(item, dict):
-            raise VatrackError(f"{path}, target {i}: expected a mapping with name, metric, threshold")
-        missing = [k for k in ("name", "metric", "threshold") if k not in item]
-        unknown = sorted(set(item) - {"name", "metric", "threshold", "direction", "version"})
-        if missing:
-            raise VatrackError(f"{path}, target {i}: missing key(s) {', '.join(missing)}")
-        if unknown:
-            raise VatrackError(f"{path}, target {i}: unknown key(s) {', '.join(unknown)}; use name, metric, threshold, direction, version")
-        if isinstance(item["threshold"], bool) or not isinstance(item["threshold"], (int, float)):
-            raise VatrackError(f"{path}, target {i}: threshold must be a number (got {item['threshold']!r})")
-        if not _METRIC_NAME.match(str(item["metric"])):
-            raise VatrackError(f"{path}, target {i}: unknown metric '{item['metric']}'; use a flat name such as "
-                               "all.valence.r_composite, all.avg.ccc, seen.arousal.r_within, all.valence.rmse, gap.avg.ccc")
-        if item.get("direction", ">=") not in (">=", "<="):
-            raise VatrackError(f"{path}, target {i}: direction must be '>=' or '<=' (got {item['direction']!r})")
-        targets.append({**item, "name": str(item["name"]), "metric": str(item["metric"]), "threshold": float(item["threshold"])})
-    return targets
-
-
-def evaluate_targets(targets: list[dict], stats: pd.DataFrame, candidate: str | None) -> pd.DataFrame:
-    """Pass/miss of each target on its version's mean; also whether the 95% CI clears it.
-
-    A target is judged on the version it names, else on ``candidate`` — a version named
-    before the runs (``--candidate``), never the one that happened to score highest (the
-    maximum of several noisy means is optimistic). With neither, the target is listed as
-    "not judged".
-    """
-    rows = []
-    known = set(stats["metric"])
-    for target in targets:
-        metric = target["metric"]
-        if metric not in known:
-            sample = ", ".join(m for m in COMPARE_METRICS if m in known)
-            raise VatrackError(f"target '{target['name']}': unknown metric '{metric}'; use a flat name such as {sample}")
-        version = target.get("version") or candidate
-        sense = target.get("direction") or (">=" if direction(metric) >= 0 else "<=")
-        if version is None:
-            rows.append({"name": target["name"], "version": None, "metric": metric, "direction": sense,
-                         "threshold": target["threshold"], "mean": math.nan, "std": math.nan, "ci_low": math.nan,
-                         "ci_high": math.nan, "delta": math.nan, "status": "not judged (no --candidate)",
-                         "ci_clears": False})
-            continue
-        row = stats[(stats["version"] == version) & (stats["metric"] == metric)]
-        if row.empty:
-            raise VatrackError(f"target '{target['name']}': no version named '{version}' in this comparison")
-        row = row.iloc[0]
-        sign = 1.0 if sense == ">=" else -1.0
-        delta = row["mean"] - target["threshold"]
-        met = bool(sign * delta >= 0)
-        bound = row["ci_low"] if sense == ">=" else row["ci_high"]
-        rows.append({"name": target["name"], "version": version, "metric": metric, "direction": sense,
-                     "threshold": target["threshold"], "mean": row["mean"], "std": row["std"], "ci_low": row["ci_low"],
-                     "ci_high": row["ci_high"], "delta": delta, "status": "pass" if met else "miss",
-                     "ci_clears": bool(not math.isnan(bound) and sign * (bound - target["threshold"]) >= 0)})
-    return pd.DataFrame(rows)
-
-
 def _cell(value) -> str:
     if isinstance(value, (list, tuple, dict)):
         return json.dumps(value)
@@ -552,82 +293,6 @@ def config_diff(configs: dict[str, dict]) -> tuple[pd.DataFrame, int]:
         else:
             same += 1
     return pd.DataFrame(rows, columns=["key", *configs]), same
-
-
-# --- epochs ----------------------------------------------------------------------------------------------
-
-EPOCH_COLUMNS = ("train_loss", "val_loss", "train_ccc_avg", "val_ccc_valence", "val_ccc_arousal", "val_ccc_avg",
-                 "val_r_composite_avg", "gap_ccc", "lr")
-
-
-def epoch_rows(histories: pd.DataFrame) -> pd.DataFrame:
-    """Per run (seed, fold): its first epoch, peak-validation-CCC epoch, best (kept) epoch and
-    last epoch, tagged in ``which``. Averaging these per tag compares like with like across
-    runs that stopped at different epochs."""
-    if histories.empty:
-        return pd.DataFrame()
-    picks = []
-    for (_, _), run in histories.groupby(["seed", "fold"], sort=True):
-        run = run.sort_values("epoch")
-        chosen = {"first": run.iloc[0], "last": run.iloc[-1]}
-        if "val_ccc_avg" in run and run["val_ccc_avg"].notna().any():
-            chosen["peak val CCC"] = run.loc[run["val_ccc_avg"].idxmax()]
-        best = best_epoch_row(run)
-        if best is not None:
-            chosen["best (kept)"] = best
-        for which, row in chosen.items():
-            picks.append({"which": which, **row.to_dict()})
-    order = {"first": 0, "peak val CCC": 1, "best (kept)": 2, "last": 3}
-    frame = pd.DataFrame(picks)
-    return frame.assign(_order=frame["which"].map(order)).sort_values(["_order", "seed", "fold"]).drop(columns="_order")
-
-
-def epoch_summary(histories: pd.DataFrame) -> pd.DataFrame:
-    """Mean and std per tag of :func:`epoch_rows` (columns <name>_mean / <name>_std)."""
-    rows = epoch_rows(histories)
-    if rows.empty:
-        return rows
-    columns = ["epoch", *[c for c in EPOCH_COLUMNS if c in rows]]
-    grouped = rows.groupby("which", sort=False)[columns]
-    out = grouped.mean().add_suffix("_mean").join(grouped.std(ddof=1).add_suffix("_std"))
-    out["runs"] = grouped.size()
-    return out.reset_index()
-
-
-def mean_curves(histories: pd.DataFrame) -> pd.DataFrame:
-    """Per epoch, mean and std over runs of every numeric history column, and how many runs
-    reached that epoch (early stopping makes later epochs rarer)."""
-    if histories.empty:
-        return pd.DataFrame()
-    numeric = [c for c in histories.columns if c not in ("seed", "fold", "epoch") and pd.api.types.is_numeric_dtype(histories[c])]
-    grouped = histories.groupby("epoch")[numeric]
-    out = grouped.mean().add_suffix("_mean").join(grouped.std(ddof=1).add_suffix("_std"))
-    out["runs"] = histories.groupby("epoch").size()
-    return out.reset_index()
-
-
-def overfitting_note(histories: pd.DataFrame) -> str:
-    """One paragraph on where validation peaks vs where training goes, from the runs' histories."""
-    rows = epoch_rows(histories)
-    if rows.empty or "val_ccc_avg" not in rows or "train_ccc_avg" not in rows:
-        return ""
-    by = rows.groupby("which")
-    mean = lambda which, col: float(by.get_group(which)[col].mean()) if which in by.groups and col in rows else math.nan  # noqa: E731
-    first_t, last_t = mean("first", "train_ccc_avg"), mean("last", "train_ccc_avg")
-    peak_v, last_v = mean("peak val CCC", "val_ccc_avg"), mean("last", "val_ccc_avg")
-    peak_e, last_e = mean("peak val CCC", "epoch"), mean("last", "epoch")
-    gap_best, gap_last = mean("best (kept)", "gap_ccc"), mean("last", "gap_ccc")
-    text = (f"Train CCC (avg) goes from {first_t:.3f} at the first epoch to {last_t:.3f} at the last "
-            f"(epoch {last_e:.1f} on average), while validation CCC peaks at {peak_v:.3f} around epoch {peak_e:.1f} "
-            f"and ends at {last_v:.3f}.")
-    if not math.isnan(gap_best):
-        text += f" The train–validation gap is {gap_best:.3f} at the kept epoch and {gap_last:.3f} at the last."
-    if last_t - first_t > 0.05 and peak_v - last_v > 0.01:
-        text += (" Training keeps improving after validation peaks: the later epochs overfit, and the kept "
-                 "(best-validation) checkpoint is what the CV figures use.")
-    elif peak_v - last_v <= 0.01:
-        text += " Validation does not fall off after its peak: no clear overfitting within these epochs."
-    return text
 
 
 # --- the comparison ------------------------------------------------------------------------------------------

@@ -396,7 +396,7 @@ def run_sweep(frame: pd.DataFrame, preset: str, n_trials: int, out_dir, *, stora
     confirmation seeds (``confirm``), then write best.yaml and trials.csv."""
     import optuna
 
-    from vatrack.experiments.compare import data_fingerprint
+    from vatrack.experiments.versions import data_fingerprint
     from vatrack.models.presets import resolve_config
     from vatrack.io import write_csv
     from vatrack.protocols import check_development_seeds, cv_seeds

@@ -15,20 +15,17 @@ import pandas as pd
 
 from vatrack.data.schema import LABELS
 from vatrack.errors import VatrackError
+from vatrack.evaluation.fold_stats import COMPARE_METRICS, HEADLINE, direction
 from vatrack.experiments.compare import (
-    COMPARE_METRICS,
-    HEADLINE,
     Comparison,
-    _slug,  # one file-name rule for versions: the cache folders' (plots follow it)
     best_epoch_row,
     compare_results,
-    epoch_summary,
     load_version_folder,
-    mean_curves,
-    overfitting_note,
 )
+from vatrack.io import slug  # one file-name rule for versions: the cache folders' (plots follow it)
 from vatrack.reporting import plots
 from vatrack.reporting.document import Report, fmt, fmt_ci, fmt_mean_std, fmt_signed, write_report
+from vatrack.reporting.epochs import epoch_summary, mean_curves, overfitting_note
 
 # Columns of the version-comparison table (a subset of COMPARE_METRICS, to stay readable).
 TABLE_METRICS = ["all.avg.r_composite", "all.valence.r_composite", "all.arousal.r_composite", "all.avg.ccc",
@@ -187,7 +184,7 @@ def _scatter(report: Report, c: Comparison, out_dir: Path) -> None:
         if r.predictions.empty:
             continue
         image = plots.user_scatter(user_points(r.predictions), f"{r.name}: mean prediction vs mean gold per user",
-                                   out_dir / "plots" / f"users_{_slug(r.name)}.png")
+                                   out_dir / "plots" / f"users_{slug(r.name)}.png")
         report.image(image, f"{r.name}: one dot per user and held-out kind, pooled over seeds.")
         shown = True
     if not shown:
@@ -221,7 +218,7 @@ def _training(report: Report, c: Comparison, out_dir: Path) -> None:
         if note:
             report.text(note)
         image = plots.learning_curves(mean_curves(r.histories), f"{r.name}: learning curves",
-                                      out_dir / "plots" / f"curves_{_slug(r.name)}.png")
+                                      out_dir / "plots" / f"curves_{slug(r.name)}.png")
         report.image(image, f"{r.name}: train vs validation per epoch (inner validation fold of each CV run).")
     missing = [r.name for r in c.results if r.histories.empty]
     if missing:
@@ -374,7 +371,7 @@ def _csv_header(path: Path) -> list[str]:
 
 
 def _single_run_report(run_dir: Path, out_dir: Path, targets: list[dict] | None) -> dict[str, Path]:
-    from vatrack.experiments.compare import DEFAULT_TARGETS, direction
+    from vatrack.experiments.targets import DEFAULT_TARGETS
 
     config, history, metrics = _read_run(run_dir)
     name = config.get("name") or metrics.get("run", {}).get("preset") or run_dir.name
