@@ -106,6 +106,8 @@ def _jobs(jobs: int | None, has_presets: bool) -> int:
     return jobs
 
 
+CONFIRM = typer.Option(False, "--confirm", help="run the confirmation seeds 1000.. (for reporting; no selection may use "
+                       "them) instead of the development seeds 0..N-1 (for choosing)")
 JOBS = typer.Option(None, min=1, help="folds trained at once in worker processes sharing the cores "
                     "(default: 2 for sequence presets on >= 2 cores, ~1.4x faster there; else 1)")
 
@@ -289,8 +291,7 @@ def cv(
     force: bool = typer.Option(False, help="overwrite --out if it exists"),
     jobs: Optional[int] = JOBS,
     threads: Optional[int] = THREADS,
-    confirm: bool = typer.Option(False, "--confirm", help="run the confirmation seeds 1000.. (for reporting; no selection "
-                                 "may use them) instead of the development seeds 0..N-1 (for choosing)"),
+    confirm: bool = CONFIRM,
     fmt=None,
 ):
     """Official-style cross-validation: official metrics, mean ± std over folds and seeds."""
@@ -525,8 +526,7 @@ def forecast_cv(
     encoder: str = typer.Option("minilm", help="text encoder for methods that read text"),
     out: Optional[Path] = typer.Option(None, help="write per_fold.csv, predictions.csv and table.md to this folder"),
     force: bool = typer.Option(False, help="overwrite --out if it exists"),
-    confirm: bool = typer.Option(False, "--confirm", help="run the confirmation seeds 1000.. (for reporting; no selection "
-                                 "may use them) instead of the development seeds 0..N-1 (for choosing)"),
+    confirm: bool = CONFIRM,
     fmt=None,
 ):
     """Forecasting CV: hold out users' tails, forecast them from the prefix; every method vs linear(prev)."""
@@ -592,8 +592,7 @@ def compare(
     force: bool = typer.Option(False, help="empty --out first if it holds something other than a comparison"),
     jobs: Optional[int] = JOBS,
     threads: Optional[int] = THREADS,
-    confirm: bool = typer.Option(False, "--confirm", help="run the confirmation seeds 1000.. (for reporting; no selection "
-                                 "may use them) instead of the development seeds 0..N-1 (for choosing)"),
+    confirm: bool = CONFIRM,
     fmt=None,
 ):
     """Compare versions under official-style CV: statistics, paired tests, report.md/.html."""
