@@ -273,3 +273,14 @@ def test_load_diary_takes_a_dataframe():
     loaded = load_diary(frame, format=fmt)
     assert loaded["text"].tolist() == ["a", "b"] and np.isnan(loaded["valence"].iat[0])
     assert load_diary(frame, format=fmt, require_labels=True)["text"].tolist() == ["b"]
+
+
+def test_unrated_rows_are_left_out_of_training_with_a_note_naming_the_first_file_row(tmp_path, caplog):
+    rows = [("B", 1, "2025-03-05 09:00", "x", 5, 5), ("A", 1, "2025-03-04 09:00", "a", 5, 5),
+            ("B", 2, "2025-03-06 09:00", "y", "", ""), ("A", 2, "2025-03-01 09:00", "b", "", "")]
+    path = write(tmp_path, ema(rows))
+    with caplog.at_level("INFO", logger="vatrack"):
+        frame = load_diary(path, require_labels=True, format=parse_format(MAPPING, ["valence=1:9", "arousal=1:9"]))
+    assert frame["text"].tolist() == ["a", "x"]
+    # Sorted by person and time, A's unrated entry comes first; the note counts rows as the file does.
+    assert any("2 of 4 rows lack a rating (first: row 3)" in r.getMessage() for r in caplog.records)

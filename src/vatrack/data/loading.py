@@ -70,7 +70,7 @@ def load_diary(source, *, require_labels: bool = False, required=REQUIRED, forma
     if not rated.any():
         raise VatrackError(f"{where(diary.path, 'valence')}: no row has both valence and arousal; training needs rated rows")
     if not rated.all():
-        first = int(diary.row[np.flatnonzero(~rated)[0]]) + 1
+        first = int(diary.row[~rated].min()) + 1   # in the file's order, as every message counts rows
         log.info(f"{diary.path}: {int((~rated).sum())} of {len(rated)} rows lack a rating (first: row {first}); "
                  "they are left out of training (`vatrack track` predicts them)")
     return diary.frame[rated].reset_index(drop=True)
