@@ -83,8 +83,11 @@ def run_signalled(target: str, signame: str, args: list, tmp_path: Path) -> subp
     """``target``: 'module:Class.attr' to patch."""
     owner, _, attr = target.rpartition(".")
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    # A shell starts background jobs with SIGINT ignored, and Python then keeps ignoring it: give
+    # the child the default disposition, as a command typed in a terminal has.
     return subprocess.run([sys.executable, "-c", _SIGNAL_SCRIPT, owner, attr, signame, *map(str, args)],
-                          env=env, capture_output=True, text=True, timeout=300, cwd=tmp_path)
+                          env=env, capture_output=True, text=True, timeout=300, cwd=tmp_path,
+                          preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
 
 
 @pytest.mark.parametrize("target,signame,code", [
