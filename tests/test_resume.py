@@ -75,6 +75,47 @@ def test_sigkill_then_resume_matches_uninterrupted(tmp_path, tiny_bert_dir):
     assert (whole / "pred.csv").read_bytes() == (crashed / "pred.csv").read_bytes()
 
 
+# Killed right after Lightning saved epoch 2's resume checkpoint, before it logged that epoch's
+# train figures (it saves checkpoints in on_train_epoch_end, logs train metrics after).
+_KILL_AFTER_SECOND_RESUME_SAVE = """
+import os, signal, sys
+from vatrack.training import trainer
+original = trainer.AtomicCheckpointIO.save_checkpoint
+saves = []
+def save_then_die(self, checkpoint, path, storage_options=None):
+    original(self, checkpoint, path, storage_options)
+    if str(path).endswith("resume.ckpt"):
+        saves.append(path)
+        if len(saves) == 2:
+            os.kill(os.getpid(), signal.SIGKILL)
+trainer.AtomicCheckpointIO.save_checkpoint = save_then_die
+from vatrack.cli import main
+sys.argv = ["vatrack", *sys.argv[1:]]
+main()
+"""
+
+
+@pytest.mark.slow
+def test_kill_between_checkpoint_and_train_figures_leaves_no_hole_in_the_history(tmp_path, tiny_bert_dir):
+    train, _ = make_official_like(n_users=24, seed=9)
+    write_csv_like_official(train, tmp_path / "train.csv")
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    whole, crashed = tmp_path / "whole", tmp_path / "crashed"
+    subprocess.run(train_command(tmp_path / "train.csv", whole, tiny_bert_dir), check=True, env=env,
+                   capture_output=True, timeout=600)
+    killed = subprocess.run([sys.executable, "-c", _KILL_AFTER_SECOND_RESUME_SAVE,
+                             *train_command(tmp_path / "train.csv", crashed, tiny_bert_dir)[3:]],
+                            env=env, capture_output=True, text=True, timeout=600)
+    assert killed.returncode == -signal.SIGKILL, killed.stderr[-2000:]
+    done = subprocess.run(train_command(tmp_path / "train.csv", crashed, tiny_bert_dir, "--resume"), env=env,
+                          capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-2000:]
+    a, b = pd.read_csv(whole / "history.csv"), pd.read_csv(crashed / "history.csv")
+    figures = [c for c in a.columns if c != "epoch_time_s"]
+    assert not b[figures].isna().any().any()
+    pd.testing.assert_frame_equal(a[figures], b[figures], check_exact=True)
+
+
 def test_resume_refuses_a_changed_config_and_a_foreign_folder(tmp_path, capsys):
     from conftest import run_cli
 

@@ -29,9 +29,11 @@ COLUMNS = (
 
 
 class HistoryLogger(Logger):
-    def __init__(self, path, resume: bool = False):
+    def __init__(self, path, resume: bool = False, after_train_row=None):
         super().__init__()
         self.path = Path(path) if path else None
+        # Called once an epoch's train figures are on disk (the resume checkpoint waits for them).
+        self.after_train_row = after_train_row
         self.rows: dict[int, dict] = {}
         if resume and self.path is not None and self.path.exists():
             # A resumed run continues the file: rows of finished epochs stay, keyed 0-based.
@@ -57,6 +59,8 @@ class HistoryLogger(Logger):
         row.update({k: float(v) for k, v in metrics.items() if k != "epoch"})
         if self.path is not None:
             write_csv(self.path, self.frame())
+        if self.after_train_row is not None and any(k.startswith("train_") for k in metrics):
+            self.after_train_row()
 
     def frame(self) -> pd.DataFrame:
         frame = pd.DataFrame([self.rows[e] for e in sorted(self.rows)])

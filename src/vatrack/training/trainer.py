@@ -13,6 +13,7 @@ records the result itself.
 from __future__ import annotations
 
 import contextlib
+import io
 import json
 import logging
 import os
@@ -109,7 +110,8 @@ def trainer_for(cfg, *, has_val: bool, checkpoint_dir: Path, history_path: Path 
     if progress:
         callbacks.append(_ProgressBar(refresh_rate=5, leave=True))
     callbacks += list(options.get("callbacks") or [])   # e.g. a sweep's per-epoch pruning
-    history = HistoryLogger(history_path, resume=bool(resume_from))
+    checkpoint_io = AtomicCheckpointIO(hold={"resume.ckpt"})
+    history = HistoryLogger(history_path, resume=bool(resume_from), after_train_row=checkpoint_io.release)
     loggers = [history]
     if options.get("logger") and history_path is not None:
         extra = make_logger(options["logger"], history_path.parent)
@@ -133,7 +135,7 @@ def trainer_for(cfg, *, has_val: bool, checkpoint_dir: Path, history_path: Path 
         use_distributed_sampler=False,  # our batch sampler shards by rank itself
         log_every_n_steps=10**9,        # nothing is logged per step anyway
         default_root_dir=str(checkpoint_dir),
-        plugins=[AtomicCheckpointIO()],
+        plugins=[checkpoint_io],
     )
     return trainer, checkpoint, history
 
@@ -144,14 +146,40 @@ class AtomicCheckpointIO(TorchCheckpointIO):
     Lightning's default writes through fsspec, which stages the file in the system temp
     folder and copies it across filesystems: a full disk or a kill during the copy left a
     truncated best.ckpt in the run folder. A failed write is one VatrackError line.
+
+    Files named in ``hold`` (the resume checkpoint) are serialised when Lightning saves them
+    but reach the disk only at :meth:`release`. Lightning saves checkpoints in
+    on_train_epoch_end and logs the epoch's train figures after that: a kill in between left
+    a resume checkpoint of an epoch whose train figures never reached history.csv (a resumed
+    history then had a hole). The history logger releases the file once it has written them.
     """
+
+    def __init__(self, hold=()):
+        super().__init__()
+        self.hold = set(hold)
+        self.held: dict[str, bytes] = {}
 
     def save_checkpoint(self, checkpoint, path, storage_options=None) -> None:
         if storage_options is not None:
             raise TypeError("AtomicCheckpointIO takes no storage_options")
+        if Path(path).name in self.hold:
+            buffer = io.BytesIO()
+            torch.save(checkpoint, buffer)   # the state as of now, whatever changes before release
+            self.held[str(path)] = buffer.getvalue()
+            return
+        self._write(path, lambda tmp: torch.save(checkpoint, tmp))
+
+    def release(self) -> None:
+        """Write the held checkpoints (atomically, as every other)."""
+        held, self.held = self.held, {}
+        for path, data in held.items():
+            self._write(path, lambda tmp: tmp.write_bytes(data))
+
+    @staticmethod
+    def _write(path, write) -> None:
         with atomic_path(path) as tmp:
             try:
-                torch.save(checkpoint, tmp)
+                write(tmp)
             except OSError as err:
                 raise VatrackError(f"cannot write checkpoint {path} ({err.strerror or err}); "
                                    "free disk space or choose another --out") from None
