@@ -76,17 +76,17 @@ def main():
     overrides = [f"batch_size={args.batch_size}"] if args.batch_size else []
     config = resolve_config(args.preset, overrides=overrides)
     table = build_table(train)
-    examples = Examples(table, config.feature_spec(), standardiser(table.static), label_stats(table.labels),
+    examples = Examples(table, config.features, standardiser(table.static), label_stats(table.labels),
                         [0] * len(table), vectors=None)
-    print(f"preset {config.name}: {len(train)} training rows, seq_length {config.seq_length}, batch {config.batch_size}")
+    print(f"preset {config.name}: {len(train)} training rows, seq_length {config.features.seq_length}, batch {config.trainer.batch_size}")
     print(f"{'batch order':<14}{'batch':>6}{'batches':>9}{'naive':>10}{'vatrack':>10}{'ratio':>8}")
-    for order, contiguous, size in (("shuffle", False, config.batch_size), ("contiguous", True, config.batch_size),
+    for order, contiguous, size in (("shuffle", False, config.trainer.batch_size), ("contiguous", True, config.trainer.batch_size),
                                     ("contiguous", True, 32), ("contiguous", True, 128)):
         batches, naive, unique = count_passes(examples, size, contiguous)
         print(f"{order:<14}{size:>6}{batches:>9}{naive:>10}{unique:>10}{naive / unique:>8.2f}")
     mean_window = float((examples.win >= 0).sum()) / len(examples)
     print(f"(contiguous: about batch + seq_length - 1 texts per batch, so the ratio tends to the mean window "
-          f"length, {mean_window:.2f} here: seq_length {config.seq_length} minus the padding at each user's start)")
+          f"length, {mean_window:.2f} here: seq_length {config.features.seq_length} minus the padding at each user's start)")
 
     from vatrack.models.sequence import SequenceRegressor
 
@@ -99,7 +99,7 @@ def main():
         seconds = time.perf_counter() - started
     info = model.fit_info
     name = args.encoder or "tiny random BERT"
-    print(f"measured fine-tune epoch ({name}, batch order {config.batch_order}): encoder passes {info['encoder_passes']}, "
+    print(f"measured fine-tune epoch ({name}, batch order {config.trainer.batch_order}): encoder passes {info['encoder_passes']}, "
           f"naive {info['encoder_naive_passes']}, ratio {info['encoder_naive_passes'] / info['encoder_passes']:.2f}, "
           f"{seconds:.1f} s")
     print("command: " + " ".join([Path(sys.executable).name, *sys.argv]))

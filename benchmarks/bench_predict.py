@@ -96,7 +96,7 @@ def main(argv=None) -> None:
         # The CLI row starts from the cache as training left it (history cached, new texts not).
         shutil.copytree(tmp / "cache", tmp / "cache_cli")
 
-        encoder = get_encoder(config.encoder, max_length=config.max_length)
+        encoder = get_encoder(config.encoder.name, max_length=config.encoder.max_length)
         texts = inputs["text"].tolist()
         encoder.embed(texts[:8])  # model loaded (training did that) and threads spun up
         rows = [("encoder.embed", *timed(lambda: encoder.embed(texts)))]

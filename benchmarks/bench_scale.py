@@ -108,8 +108,8 @@ def child(args) -> None:
     else:
         from vatrack.encoders import get_encoder
 
-        config = config.model_copy(update={"encoder": args.vectors})
-        get_encoder(args.vectors, max_length=config.max_length).encode(texts, progress=False)
+        config = resolve_config(config, encoder=args.vectors)
+        get_encoder(args.vectors, max_length=config.encoder.max_length).encode(texts, progress=False)
     vectors_s = time.perf_counter() - started
     rss_before = rss_mb()
 
@@ -124,13 +124,13 @@ def child(args) -> None:
     # Time inside the epochs (training steps + the validation pass) vs the once-per-fit work
     # (inner split, features of every row, validation examples, final validation metrics).
     loop_s = float(sum(row.get("epoch_time_s", 0.0) for row in info.get("history", [])))
-    steps = math.ceil(net_rows / config.batch_size) * info["epochs_run"]
+    steps = math.ceil(net_rows / config.trainer.batch_size) * info["epochs_run"]
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
     print(json.dumps({"scale": scale, "users": int(train["user_id"].nunique()), "texts": len(train),
                       "unique_texts": len(set(texts)), "train_rows": net_rows, "val_rows": info["val_rows"],
                       "epochs": info["epochs_run"], "steps": steps, "data_s": data_s, "vectors_s": vectors_s,
                       "fit_s": fit_s, "loop_s": loop_s, "rss_before_mb": rss_before, "peak_rss_mb": peak,
-                      "batch_size": config.batch_size, "preset": config.name, "threads": torch.get_num_threads()}))
+                      "batch_size": config.trainer.batch_size, "preset": config.name, "threads": torch.get_num_threads()}))
 
 
 def run_size(args, scale: float) -> dict:

@@ -57,33 +57,34 @@ def bare_loop(config, train, seed: int, val: str) -> tuple[float, int]:
     from vatrack.training.trainer import inner_split
 
     started = time.perf_counter()
+    run, optim = config.trainer, config.optim
     model = SequenceRegressor(config, seed=seed, val=val)
     torch.manual_seed(seed)
-    net_rows, val_rows = inner_split(train, config.val_folds, seed) if val == "cv" else (train, None)
+    net_rows, val_rows = inner_split(train, run.val_folds, seed) if val == "cv" else (train, None)
     examples = model._init_state(net_rows, history=train)
     model.state["text_dim"] = examples.vectors.shape[1]
     torch.manual_seed(seed)
     net = model.build_net(examples.vectors.shape[1])
-    data = TrainWindows(examples, config.unseen_prob, config.min_visible_frac, config.user_dropout, config.mixup_alpha)
-    loader = train_loader(data, config.batch_size, seed)
+    data = TrainWindows(examples, run.unseen_prob, run.min_visible_frac, run.user_dropout, run.mixup_alpha)
+    loader = train_loader(data, run.batch_size, seed)
     val_batches = []
     if val_rows is not None:
         val_examples, _ = model.query_examples(strip_labels(val_rows), history=net_rows)
-        val_batches = list(eval_loader(val_examples, config.eval_batch_size))
-    optimizer = make_optimizer(net, config)
-    total = math.ceil(len(loader) / config.grad_accum) * config.epochs
-    schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, cosine_with_warmup(total, config.warmup))
-    weights = (config.ccc_weight_valence, config.ccc_weight_arousal)
+        val_batches = list(eval_loader(val_examples, run.eval_batch_size))
+    optimizer = make_optimizer(net, optim)
+    total = math.ceil(len(loader) / run.grad_accum) * run.epochs
+    schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, cosine_with_warmup(total, optim.warmup))
+    weights = (optim.ccc_weight_valence, optim.ccc_weight_arousal)
     steps = 0
-    for epoch in range(config.epochs):
+    for epoch in range(run.epochs):
         loader.sampler.set_epoch(epoch)
         net.train()
         for i, batch in enumerate(loader):
-            loss, _ = weighted_ccc_mse(net(batch), batch["y"], weights, config.label_smoothing, net.label_mean)
-            (loss / config.grad_accum).backward()
-            if (i + 1) % config.grad_accum == 0 or i + 1 == len(loader):
-                if config.grad_clip:
-                    torch.nn.utils.clip_grad_norm_(net.parameters(), config.grad_clip)
+            loss, _ = weighted_ccc_mse(net(batch), batch["y"], weights, optim.label_smoothing, net.label_mean)
+            (loss / run.grad_accum).backward()
+            if (i + 1) % run.grad_accum == 0 or i + 1 == len(loader):
+                if run.grad_clip:
+                    torch.nn.utils.clip_grad_norm_(net.parameters(), run.grad_clip)
                 optimizer.step()
                 optimizer.zero_grad()
                 schedule.step()
@@ -115,7 +116,7 @@ def main():
     # Warm the vector cache (and imports) outside both timings.
     from vatrack.encoders import get_encoder
 
-    get_encoder(config.encoder, max_length=config.max_length).encode(train["text"].tolist(), progress=True)
+    get_encoder(config.encoder.name, max_length=config.encoder.max_length).encode(train["text"].tolist(), progress=True)
 
     runs = ["bare", "vatrack"]
     if args.order == "vatrack-first":
@@ -132,10 +133,10 @@ def main():
     bare_s, steps = results["bare"]
     vt_s, info = results["vatrack"]
     print()
-    print(f"preset {config.name}, {len(train)} rows, val={args.val}, {config.epochs} epochs, batch {config.batch_size}, "
+    print(f"preset {config.name}, {len(train)} rows, val={args.val}, {config.trainer.epochs} epochs, batch {config.trainer.batch_size}, "
           f"{torch.get_num_threads()} threads, {steps} training steps each")
     print(f"{'loop':<10}{'wall s':>10}{'ms/step':>10}{'epochs':>8}{'epochs/s':>10}{'peak RSS MB':>13}")
-    for name, seconds, epochs in (("bare", bare_s, config.epochs), ("vatrack", vt_s, info["epochs_run"])):
+    for name, seconds, epochs in (("bare", bare_s, config.trainer.epochs), ("vatrack", vt_s, info["epochs_run"])):
         print(f"{name:<10}{seconds:>10.1f}{1000 * seconds / steps:>10.1f}{epochs:>8}{epochs / seconds:>10.3f}"
               f"{peak_mb[name]:>13.0f}")
     print(f"ratio vatrack / bare: {vt_s / bare_s:.2f}x   (peak RSS is the process's so far: the second loop's "

@@ -23,10 +23,9 @@ TINY_SEQUENCE = ["epochs=2", "val_folds=2", "lstm_hidden=16", "lstm_layers=1", "
 def factories():
     """Every subtask-1 estimator at toy size. An import error fails collection loudly: no model
     may drop out of the common tests unnoticed."""
-    from vatrack.models.presets import estimator_from_preset
-
     out = {m: (lambda m: lambda encoder, seed: make_model(m, encoder=encoder, seed=seed))(m) for m in BASELINE_METHODS}
-    out["sequence"] = lambda encoder, seed: estimator_from_preset("v3.3", encoder=encoder, seed=seed, overrides=TINY_SEQUENCE)
+    out["sequence"] = lambda encoder, seed: make_model("sequence", config="v3.3", encoder=encoder, seed=seed,
+                                                       overrides=TINY_SEQUENCE)
     return out
 
 
@@ -38,9 +37,7 @@ TINY_BEST = ["epochs=3", "patience=2", "val_folds=2", "lstm_hidden=8", "fusion=[
 
 
 def best_factory(encoder, seed):
-    from vatrack.models.presets import estimator_from_preset
-
-    return estimator_from_preset("best", encoder=encoder, seed=seed, overrides=TINY_BEST)
+    return make_model("sequence", config="best", encoder=encoder, seed=seed, overrides=TINY_BEST)
 
 
 def ensemble_factory(encoder, seed):
@@ -126,7 +123,7 @@ def test_training_labels_do_matter(name, small_split, tiny_bert_dir):
 
 def test_the_best_factory_exercises_refit_and_blend(tiny_bert_dir):
     config = best_factory(str(tiny_bert_dir), 0).config
-    assert config.refit and config.blend_ridge_user > 0 and config.name == "best"
+    assert config.trainer.refit and config.blend.get("ridge+user", 0) > 0 and config.name == "best"
 
 
 def test_unknown_method_is_clear():
@@ -176,9 +173,9 @@ def test_clone_is_unfitted_and_set_params_reconfigures_the_sequence_model(small_
     from vatrack.models.forecasters import make_forecaster
 
     model = FACTORIES["sequence"](str(tiny_bert_dir), 0)
-    assert model.config.epochs == 2 and model.config.lstm_hidden == 16
+    assert model.config.trainer.epochs == 2 and model.config.net.lstm_hidden == 16
     model.set_params(overrides=[*TINY_SEQUENCE, "epochs=1"])
-    assert model.config.epochs == 1 and model.get_params()["overrides"][-1] == "epochs=1"
+    assert model.config.trainer.epochs == 1 and model.get_params()["overrides"][-1] == "epochs=1"
     with pytest.raises(VatrackError, match="no parameter 'epochs'"):
         model.set_params(epochs=3)
     baseline = make_model("user-mean").fit(small_split[0])

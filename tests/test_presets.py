@@ -1,4 +1,5 @@
-"""Presets: the seed table, validation errors as one line, --set overrides."""
+"""Presets and the config: the seed table, groups, one resolve path, old flat files,
+validation errors as one line, --set overrides."""
 
 from __future__ import annotations
 
@@ -8,13 +9,15 @@ import pytest
 
 from vatrack.errors import VatrackError
 from vatrack.models.presets import (
+    GROUPS,
+    SequenceConfig,
     available_presets,
     config_yaml,
     load_preset,
+    make_config,
     parse_overrides,
     resolve_config,
 )
-from vatrack.models.sequence import SequenceConfig
 
 from conftest import run_cli
 
@@ -55,22 +58,25 @@ def test_documented_table_states_the_seed_settings():
 @pytest.mark.parametrize("name", sorted(SEED_TABLE))
 def test_seed_presets_match_the_documented_table(name):
     c = load_preset(name)
-    got = (c.user_emb, c.lstm_hidden, c.lstm_layers, c.fusion, c.dropout, c.epochs, c.patience, c.lr_encoder, c.lr,
-           c.weight_decay, c.warmup, c.ccc_weight_valence, c.ccc_weight_arousal, c.grad_clip)
+    net, optim, run = c.net, c.optim, c.trainer
+    got = (net.user_emb, net.lstm_hidden, net.lstm_layers, net.fusion, net.dropout, run.epochs, run.patience,
+           optim.lr_encoder, optim.lr, optim.weight_decay, optim.warmup, optim.ccc_weight_valence,
+           optim.ccc_weight_arousal, run.grad_clip)
     expected = documented_table()[name]
     assert got[3] == expected[3]
     assert got[:3] + got[4:] == pytest.approx(expected[:3] + expected[4:])
     # "All four" line of docs/presets.md
-    assert (c.seq_length, c.batch_size, c.attn_heads, c.max_length) == (7, 10, 4, 128)
+    assert (c.features.seq_length, run.batch_size, net.attn_heads, c.encoder.max_length) == (7, 10, 4, 128)
     assert c.name == name
 
 
 def test_v32_extras():
-    c = load_preset("v3.2")
-    assert (c.grad_accum, c.mixup_alpha, c.label_smoothing, c.freeze_encoder_epochs) == (4, 0.2, 0.05, 3)
+    def extras(c):
+        return (c.trainer.grad_accum, c.trainer.mixup_alpha, c.optim.label_smoothing, c.optim.freeze_encoder_epochs)
+
+    assert extras(load_preset("v3.2")) == (4, 0.2, 0.05, 3)
     for name in ("v3.0", "v3.3", "v3.4"):  # documented as v3.2-only
-        c = load_preset(name)
-        assert (c.grad_accum, c.mixup_alpha, c.label_smoothing, c.freeze_encoder_epochs) == (1, 0.0, 0.0, 0)
+        assert extras(load_preset(name)) == (1, 0.0, 0.0, 0)
 
 
 def test_every_preset_lists_every_knob():
@@ -80,8 +86,10 @@ def test_every_preset_lists_every_knob():
     from vatrack.models.presets import preset_path
 
     for name in available_presets():
-        keys = set(yaml.safe_load(preset_path(name).read_text()))
-        assert keys == set(SequenceConfig.model_fields), (name, set(SequenceConfig.model_fields) ^ keys)
+        values = yaml.safe_load(preset_path(name).read_text())
+        assert set(values) == set(SequenceConfig.model_fields), (name, set(SequenceConfig.model_fields) ^ set(values))
+        for group, model in GROUPS.items():
+            assert set(values[group]) == set(model.model_fields), (name, group, set(model.model_fields) ^ set(values[group]))
 
 
 def _write(tmp_path, text):
@@ -91,13 +99,16 @@ def _write(tmp_path, text):
 
 
 @pytest.mark.parametrize("text,expected", [
-    ("epochs: 5\nlstm_hiden: 3\n", "key 'lstm_hiden': unknown key"),
-    ("epochs: five\n", "key 'epochs': Input should be a valid integer (got 'five')"),
-    ("dropout: 1.5\n", "key 'dropout': Input should be less than 1"),
-    ("fusion: 512\n", "key 'fusion'"),
-    ("encoder_mode: warm\n", "key 'encoder_mode'"),
-    ("use_lags: maybe\n", "key 'use_lags'"),
+    ("epochs: 5\nlstm_hiden: 3\n", "unknown key 'lstm_hiden'"),
+    ("net:\n  lstm_hiden: 3\n", "unknown key 'net.lstm_hiden'"),
+    ("epochs: five\n", "key 'trainer.epochs': Input should be a valid integer (got 'five')"),
+    ("trainer: {epochs: five}\n", "key 'trainer.epochs': Input should be a valid integer (got 'five')"),
+    ("dropout: 1.5\n", "key 'net.dropout': Input should be less than 1"),
+    ("fusion: 512\n", "key 'net.fusion'"),
+    ("encoder_mode: warm\n", "key 'encoder.mode'"),
+    ("use_lags: maybe\n", "key 'features.use_lags'"),
     ("lstm_hidden: 3\nattn_heads: 4\n", "not divisible by attn_heads"),
+    ("blend: {forest: 0.5}\n", "cannot blend with forest"),
     ("- a\n- b\n", "must be a mapping"),
     ("epochs: [1,\n", "fix the YAML syntax"),
 ])
@@ -111,7 +122,7 @@ def test_bad_preset_files_are_one_line_errors(tmp_path, text, expected):
 
 def test_scientific_notation_and_ints_are_accepted_for_floats(tmp_path):
     c = load_preset(_write(tmp_path, "lr: 1e-3\nweight_decay: 0\n"))
-    assert c.lr == 1e-3 and c.weight_decay == 0.0
+    assert c.optim.lr == 1e-3 and c.optim.weight_decay == 0.0
 
 
 def test_overrides_are_typed_per_key():
@@ -119,7 +130,8 @@ def test_overrides_are_typed_per_key():
                             "fusion=[8, 4]"]) == {"epochs": 3, "lr": 1e-3, "fusion": [8, 4], "use_lags": False,
                                                   "encoder": "./my-bert"}
     c = resolve_config("v3.3", encoder="mpnet", mode="finetune", overrides=["dropout=0.1"])
-    assert (c.encoder, c.encoder_mode, c.dropout, c.lstm_hidden) == ("mpnet", "finetune", 0.1, 192)
+    assert (c.encoder.name, c.encoder.mode, c.net.dropout, c.net.lstm_hidden) == ("mpnet", "finetune", 0.1, 192)
+    assert resolve_config("v3.3", ["net.dropout=0.1", "optim.lr=1e-3"]) == resolve_config("v3.3", ["dropout=0.1", "lr=1e-3"])
 
 
 @pytest.mark.parametrize("items,expected", [
@@ -132,7 +144,7 @@ def test_bad_overrides(items, expected):
 
 
 def test_out_of_range_override_names_the_key():
-    with pytest.raises(VatrackError, match="key 'epochs': Input should be greater than or equal to 1"):
+    with pytest.raises(VatrackError, match="key 'trainer.epochs': Input should be greater than or equal to 1"):
         load_preset("v3.3", ["epochs=0"])
 
 
@@ -157,3 +169,62 @@ def test_cli_rejects_bad_settings_with_exit_code_2(tmp_path, capsys, task_files)
         assert code == 2, (extra, err)
         assert err.startswith("error: ") and "Traceback" not in err and len(err.strip().splitlines()) == 1
         assert not (tmp_path / "run").exists()
+
+
+# --- the grouped config and its one resolve path ---------------------------------------------------
+
+def test_old_flat_run_folder_config_loads_to_the_same_config(tmp_path):
+    """A run folder written before the groups holds a flat config.yaml: it must still load,
+    and to exactly the config its grouped preset gives."""
+    import yaml
+
+    grouped = load_preset("best")
+    flat = grouped.flat()
+    assert flat["blend_ridge_user"] == 0.5 and flat["encoder"] == "minilm+mpnet" and "lr" in flat
+    path = _write(tmp_path, yaml.safe_dump(flat))
+    assert load_preset(path) == grouped
+    assert make_config(flat) == grouped
+
+
+def test_no_config_key_is_declared_twice():
+    """Each key lives in one group; the features group is the feature layer's own FeatureSpec
+    (not a copy of its fields)."""
+    from vatrack.features import FeatureSpec
+
+    assert SequenceConfig.model_fields["features"].annotation is FeatureSpec
+    leaves = [k for model in GROUPS.values() for k in model.model_fields if k != "name"]
+    assert len(leaves) == len(set(leaves))
+
+
+def test_only_the_config_module_builds_configs():
+    """One resolve path: outside models/presets.py nothing constructs a SequenceConfig or
+    merges a dumped config by hand."""
+    import re
+
+    src = Path(__file__).resolve().parents[1] / "src" / "vatrack"
+    offenders = []
+    for path in src.rglob("*.py"):
+        if path.name == "presets.py":
+            continue
+        text = path.read_text(encoding="utf-8")
+        if re.search(r"SequenceConfig\(|\*\*\w+\.model_dump\(\)|model_copy\(update", text):
+            offenders.append(str(path.relative_to(src)))
+    assert offenders == []
+
+
+def test_make_model_takes_overrides_like_the_cli():
+    from vatrack.models import make_model
+
+    model = make_model("sequence", config="v3.3", overrides=["epochs=1", "optim.lr=1e-3"])
+    assert model.config.trainer.epochs == 1 and model.config.optim.lr == 1e-3
+    with pytest.raises(VatrackError, match="unknown key 'epoch'"):
+        make_model("sequence", config="v3.3", overrides=["epoch=1"])
+    with pytest.raises(VatrackError, match="trainer.epochs"):
+        make_model("sequence", config="v3.3", overrides={"epochs": 0})
+
+
+def test_blend_is_declared_as_data():
+    c = load_preset("best")
+    assert c.blend == {"ridge+user": 0.5}
+    assert resolve_config(c, ["blend={}"]).blend == {}
+    assert resolve_config(c, ["blend_ridge_user=0"]).blend == {}

@@ -247,11 +247,11 @@ def test_moved_run_folder_keeps_its_best_checkpoint_state(tmp_path):
     folder moved, so the next epoch overwrote best.ckpt. vatrack's checkpoint state follows the folder."""
     import torch
 
-    from vatrack.models.sequence import SequenceConfig
+    from vatrack.training import LoopSettings
     from vatrack.training.trainer import trainer_for
 
     def checkpoint_of(folder):
-        _, checkpoint, _ = trainer_for(SequenceConfig(), has_val=True, checkpoint_dir=folder, history_path=None,
+        _, checkpoint, _ = trainer_for(LoopSettings(patience=5), has_val=True, checkpoint_dir=folder, history_path=None,
                                        progress=False, options={}, max_epochs=3)
         return checkpoint
 
@@ -365,7 +365,7 @@ def test_failed_write_is_one_line_and_leaves_no_partial_file(tmp_path, monkeypat
     import torch
 
     from vatrack.io import write_csv
-    from vatrack.models.sequence import SequenceConfig
+    from vatrack.training import LoopSettings
     from vatrack.training.trainer import trainer_for
 
     def disk_full(obj, f, *args, **kwargs):
@@ -374,7 +374,7 @@ def test_failed_write_is_one_line_and_leaves_no_partial_file(tmp_path, monkeypat
 
     monkeypatch.setattr(torch, "save", disk_full)
     folder = tmp_path / "checkpoints"
-    trainer, _, _ = trainer_for(SequenceConfig(), has_val=True, checkpoint_dir=folder, history_path=None, progress=False,
+    trainer, _, _ = trainer_for(LoopSettings(patience=5), has_val=True, checkpoint_dir=folder, history_path=None, progress=False,
                                 options={}, max_epochs=1)
     with pytest.raises(VatrackError, match="No space left"):
         trainer.strategy.checkpoint_io.save_checkpoint({"state_dict": {}}, folder / "best.ckpt")

@@ -138,7 +138,7 @@ def test_predictions_are_clipped_to_the_label_scale(fitted, split):
 
 def test_registry_builds_the_sequence_model(tiny_bert_dir):
     model = make_model("sequence", config="v3.3", encoder=str(tiny_bert_dir), seed=4, overrides={"epochs": 1})
-    assert model.config.name == "v3.3" and model.config.epochs == 1 and model.seed == 4
+    assert model.config.name == "v3.3" and model.config.trainer.epochs == 1 and model.seed == 4
 
 
 def test_same_seed_gives_identical_prediction_files(tmp_path, tiny_bert_dir, capsys):
@@ -260,3 +260,42 @@ def test_blend_with_ridge_user_is_saved_and_averages_the_two(split, tiny_bert_di
     np.testing.assert_allclose(got[["pred_valence", "pred_arousal"]].to_numpy(), expected, rtol=1e-5, atol=1e-6)
     blended.save(tmp_path / "b")
     pd.testing.assert_frame_equal(load_model(tmp_path / "b").predict(inputs), got)
+
+
+def test_blend_members_are_data_any_baseline_and_weights(split, tiny_bert_dir, tmp_path):
+    """blend: {method: weight} with two baselines: the prediction is the declared weighted sum of
+    the network and each member fitted alone on the same rows; the bundle keeps the members."""
+    train, test = split
+    inputs = strip_labels(test)
+    cols = ["pred_valence", "pred_arousal"]
+    alone = SequenceRegressor({**TINY, "epochs": 1}, encoder=str(tiny_bert_dir), seed=0).fit(train)
+    blended = SequenceRegressor({**TINY, "epochs": 1, "blend": {"ridge": 0.2, "user-mean": 0.3}},
+                                encoder=str(tiny_bert_dir), seed=0).fit(train)
+    ridge = make_model("ridge", encoder=str(tiny_bert_dir), seed=0).fit(train).predict(inputs)[cols].to_numpy()
+    user_mean = make_model("user-mean", seed=0).fit(train).predict(inputs)[cols].to_numpy()
+    expected = 0.5 * alone.predict(inputs)[cols].to_numpy() + 0.2 * ridge + 0.3 * user_mean
+    got = blended.predict(inputs)
+    np.testing.assert_allclose(got[cols].to_numpy(), expected, rtol=1e-5, atol=1e-6)
+    blended.save(tmp_path / "b")
+    pd.testing.assert_frame_equal(load_model(tmp_path / "b").predict(inputs), got)
+
+
+def test_bundle_from_before_the_config_groups_still_loads(split, tiny_bert_dir, tmp_path):
+    """A bundle written before the groups: flat config dict and the blend model under its old
+    state key. Rewrite a fresh bundle into that shape; it must load and predict the same."""
+    import pickle
+
+    train, test = split
+    inputs = strip_labels(test)
+    model = SequenceRegressor({**TINY, "epochs": 1, "blend_ridge_user": 0.5}, encoder=str(tiny_bert_dir), seed=0).fit(train)
+    model.save(tmp_path / "b")
+    state_file = tmp_path / "b" / "state.pkl"
+    with open(state_file, "rb") as fh:
+        saved = pickle.load(fh)
+    saved["config"] = model.config.flat()
+    saved["state"]["blend_model"] = saved["state"].pop("blend")["ridge+user"]
+    with open(state_file, "wb") as fh:
+        pickle.dump(saved, fh)
+    old = load_model(tmp_path / "b")
+    assert old.config == model.config
+    pd.testing.assert_frame_equal(old.predict(inputs), model.predict(inputs))

@@ -38,7 +38,7 @@ def test_default_space_is_valid_for_every_seed_preset():
 
 
 @pytest.mark.parametrize("space,message", [
-    ({"learning_rate": {"type": "float", "low": 0.1, "high": 1}}, "not a preset key"),
+    ({"learning_rate": {"type": "float", "low": 0.1, "high": 1}}, "unknown key .learning_rate."),
     ({"lr": {"type": "float", "low": 0.1, "high": 0.01}}, "low < high"),
     ({"lr": {"type": "float", "low": 0.0, "high": 0.01, "log": True}}, "log scale"),
     ({"dropout": [0.1, 1.5]}, "dropout"),
@@ -87,7 +87,7 @@ def test_sweep_writes_a_preset_that_train_accepts(sweep_files, tiny_bert_dir, tm
     for name in ("best.yaml", "trials.csv", "report.md", "report.html", "plots/optimisation_history.png"):
         assert (out / name).exists(), name
     best = load_preset(out / "best.yaml")
-    assert best.name == "t-best" and best.lstm_hidden in (8, 12) and best.fusion in ([16], [8, 8]) and best.epochs == 1
+    assert best.name == "t-best" and best.net.lstm_hidden in (8, 12) and best.net.fusion in ([16], [8, 8]) and best.trainer.epochs == 1
     study = optuna.load_study(study_name="t", storage=sweep_files["db"])
     assert len(study.trials) == 3 and study.best_value == pytest.approx(float(stdout.split("CV composite r ")[1].split()[0]), abs=1e-4)
     assert any(k.startswith(f"confirmed:{study.best_trial.number}:2x1000") for k in study.user_attrs)

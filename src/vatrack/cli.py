@@ -108,6 +108,8 @@ def _jobs(jobs: int | None, has_presets: bool) -> int:
 
 CONFIRM = typer.Option(False, "--confirm", help="run the confirmation seeds 1000.. (for reporting; no selection may use "
                        "them) instead of the development seeds 0..N-1 (for choosing)")
+SET = typer.Option([], "--set", help="config override, group.key=value or key=value (repeatable): "
+                   "--set optim.lr=1e-3, --set epochs=5, --set 'blend={}'")
 JOBS = typer.Option(None, min=1, help="folds trained at once in worker processes sharing the cores "
                     "(default: 2 for sequence presets on >= 2 cores, ~1.4x faster there; else 1)")
 
@@ -286,7 +288,7 @@ def cv(
     folds: int = _folds(5),
     seeds: int = _seeds(3),
     encoder: Optional[str] = typer.Option(None, help="text encoder (default: the preset's own; minilm for baselines)"),
-    set_: list[str] = typer.Option([], "--set", help="preset override key=value (repeatable)"),
+    set_: list[str] = SET,
     out: Optional[Path] = typer.Option(None, help="write per-fold figures and out-of-fold predictions to this folder"),
     force: bool = typer.Option(False, help="overwrite --out if it exists"),
     jobs: Optional[int] = JOBS,
@@ -382,7 +384,7 @@ def train(
     preset: str = typer.Option("v3.3", help="v3.0, v3.2, v3.3, v3.4, best, or a preset YAML path"),
     encoder: Optional[str] = typer.Option(None, help="override the preset's encoder (minilm, mpnet, HF id or folder)"),
     seed: int = typer.Option(0, help="seed of initialisation, batches and the validation split"),
-    set_: list[str] = typer.Option([], "--set", help="preset override key=value (repeatable)"),
+    set_: list[str] = SET,
     val: Val = typer.Option(Val.cv, help="cv: early stopping on an official-style inner fold; none: train all epochs"),
     mode: Optional[str] = typer.Option(None, help="encoder mode: frozen (cached vectors) or finetune"),
     accelerator: Optional[str] = typer.Option(None, help="Lightning accelerator (cpu, gpu, auto)"),
@@ -445,7 +447,7 @@ def track(
     encoder: Optional[str] = typer.Option(None, help="text encoder (default: minilm; a preset's own)"),
     folds: int = typer.Option(5, min=2, help="out-of-fold groups for the rated entries"),
     seed: int = typer.Option(0, min=0, help="seed of the fold groups and the models"),
-    set_: list[str] = typer.Option([], "--set", help="preset override key=value (repeatable)"),
+    set_: list[str] = SET,
     force: bool = typer.Option(False, help="overwrite --out if it exists"),
     threads: Optional[int] = THREADS,
     fmt=None,
@@ -587,7 +589,7 @@ def compare(
                                             "(never the highest-scoring one; without it they are not judged)"),
     cache: Optional[Path] = typer.Option(None, help="folder of cached CV runs (default: OUT/cache)"),
     encoder: Optional[str] = typer.Option(None, help="encoder for every version (default: each preset's own; minilm for baselines)"),
-    set_: list[str] = typer.Option([], "--set", help="override for every preset, key=value (repeatable)"),
+    set_: list[str] = SET,
     alpha: float = typer.Option(0.05, help="significance level of the paired tests"),
     force: bool = typer.Option(False, help="empty --out first if it holds something other than a comparison"),
     jobs: Optional[int] = JOBS,
@@ -656,7 +658,7 @@ def sweep(
     folds: int = _folds(3, "CV folds per seed in each trial"),
     seeds: int = _seeds(1, "CV seeds per trial (development seeds 0..N-1)"),
     encoder: Optional[str] = typer.Option(None, help="override the preset's encoder"),
-    set_: list[str] = typer.Option([], "--set", help="fixed override of the base preset, key=value (repeatable)"),
+    set_: list[str] = SET,
     timeout: Optional[float] = typer.Option(None, help="stop starting trials after this many seconds"),
     sampler_seed: Optional[int] = typer.Option(None, help="seed of the TPE sampler (give each worker its own)"),
     out: Optional[Path] = typer.Option(None, help="folder for best.yaml, trials.csv and the report (default: sweeps/<study>)"),

@@ -221,7 +221,5 @@ def estimator_factory(method: str | None = None, preset: str | None = None, enco
     if method is not None:
         make_model(method)
         return lambda seed: make_model(method, encoder=encoder or "minilm", seed=seed)
-    from vatrack.models.presets import estimator_from_preset
-
-    estimator_from_preset(preset, encoder=encoder, seed=0, overrides=list(overrides))
-    return lambda seed: estimator_from_preset(preset, encoder=encoder, seed=seed, overrides=list(overrides))
+    make_model("sequence", config=preset, encoder=encoder, overrides=list(overrides))
+    return lambda seed: make_model("sequence", config=preset, encoder=encoder, seed=seed, overrides=list(overrides))

@@ -96,7 +96,7 @@ def train_run(data_path, preset="v3.3", out="runs/train", *, encoder: str | None
     if writer and resume:
         claim_run_dir(out)
     try:
-        resume_from = _resume_checkpoint(out, config_yaml(config)) if resume else None
+        resume_from = _resume_checkpoint(out, config) if resume else None
         if writer and resume_from is None:
             prepare_run_dir(out, force=force)
             write_text(out / "config.yaml", config_yaml(config))
@@ -117,8 +117,8 @@ def train_run(data_path, preset="v3.3", out="runs/train", *, encoder: str | None
             return {}
         model.save(out / "model")
         metrics = {
-            "run": {"preset": config.name, "seed": seed, "val": val, "encoder": config.encoder,
-                    "encoder_mode": config.encoder_mode, "data": str(data_path), "rows": len(train),
+            "run": {"preset": config.name, "seed": seed, "val": val, "encoder": config.encoder.name,
+                    "encoder_mode": config.encoder.mode, "data": str(data_path), "rows": len(train),
                     "users": int(train["user_id"].nunique()),
                     "trainer": {k: v for k, v in trainer.items() if v and k != "callbacks"},
                     "command": " ".join(["vatrack", *sys.argv[1:]]) if sys.argv and "vatrack" in sys.argv[0] else None,
@@ -158,7 +158,7 @@ def _stopped(stop: BaseException, out: Path, *, writer: bool, fresh: bool, creat
     return stop
 
 
-def _resume_checkpoint(out: Path, config_text: str) -> Path | None:
+def _resume_checkpoint(out: Path, config) -> Path | None:
     """The checkpoint a --resume continues from; None when the folder holds no run yet."""
     if out.exists() and not out.is_dir():
         raise VatrackError(f"{out} is a file, not a run folder; choose another --out")
@@ -175,9 +175,11 @@ def _resume_checkpoint(out: Path, config_text: str) -> Path | None:
     if not saved.exists():
         raise VatrackError(f"{saved} is missing, so --resume cannot check that the run continues with the same "
                            "configuration; pass --force to start the run again")
+    from vatrack.models.presets import load_preset
+
     try:
-        same = saved.read_text(encoding="utf-8") == config_text
-    except (OSError, UnicodeDecodeError):
+        same = load_preset(saved) == config   # a flat config.yaml of an older version counts too
+    except VatrackError:
         raise VatrackError(f"{saved}: unreadable; pass --force to start the run again") from None
     if not same:
         raise VatrackError(f"{out}: --resume needs the same preset, --set and --encoder as the interrupted run "

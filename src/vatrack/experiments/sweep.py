@@ -79,15 +79,14 @@ def load_space(path) -> dict:
 def check_space(space: dict, base, source: str = "search space") -> dict:
     """Normalised space; every bound and choice checked against the config schema now, not
     in trial 37."""
-    from vatrack.models.sequence import SequenceConfig, make_config
+    from vatrack.models.presets import key_annotation, resolve_config
 
     if not isinstance(space, dict) or not space:
         raise VatrackError(f"{source}: expected a mapping of config key -> range or choices")
     checked = {}
     for key, spec in space.items():
         where = f"{source}, key '{key}'"
-        if key not in SequenceConfig.model_fields:
-            raise VatrackError(f"{where}: not a preset key; valid keys: {', '.join(SequenceConfig.model_fields)}")
+        annotation = key_annotation(key, where)
         if isinstance(spec, list):
             spec = {"type": "categorical", "choices": spec}
         if not isinstance(spec, dict) or spec.get("type") not in ("float", "int", "categorical"):
@@ -111,11 +110,13 @@ def check_space(space: dict, base, source: str = "search space") -> dict:
             if spec.get("log") and low <= 0:
                 raise VatrackError(f"{where}: log scale needs low > 0")
             samples = [low, high]
-        annotation = SequenceConfig.model_fields[key].annotation
         for value in samples:
             if annotation is float and isinstance(value, int) and not isinstance(value, bool):
                 value = float(value)
-            make_config({**base.model_dump(), key: value}, f"{where}, value {value!r}")
+            try:
+                resolve_config(base, {key: value})
+            except VatrackError as err:
+                raise VatrackError(f"{where}, value {value!r}: {err}") from None
         checked[key] = dict(spec)
     return checked
 
@@ -127,7 +128,7 @@ def _encode_choice(value):
 
 def suggest(trial, space: dict) -> dict:
     """Config overrides for one trial."""
-    from vatrack.models.sequence import SequenceConfig
+    from vatrack.models.presets import key_annotation
 
     params = {}
     for key, spec in space.items():
@@ -140,16 +141,16 @@ def suggest(trial, space: dict) -> dict:
         else:
             value = trial.suggest_categorical(key, [_encode_choice(c) for c in spec["choices"]])
         params[key] = decode_param(key, value)
-    annotation = {k: SequenceConfig.model_fields[k].annotation for k in params}
+    annotation = {k: key_annotation(k) for k in params}
     return {k: float(v) if annotation[k] is float and isinstance(v, int) and not isinstance(v, bool) else v
             for k, v in params.items()}
 
 
 def decode_param(key: str, value):
     """A stored trial parameter back to its config value (JSON lists for list-typed keys)."""
-    from vatrack.models.sequence import SequenceConfig
+    from vatrack.models.presets import key_annotation
 
-    if typing.get_origin(SequenceConfig.model_fields[key].annotation) is list and isinstance(value, str):
+    if typing.get_origin(key_annotation(key)) is list and isinstance(value, str):
         return json.loads(value)
     return value
 
@@ -227,7 +228,8 @@ def make_objective(frame: pd.DataFrame, base, space: dict, n_folds: int, seeds,
     import optuna
 
     from vatrack.experiments.cv import run_cv
-    from vatrack.models.sequence import SequenceRegressor, make_config
+    from vatrack.models.presets import resolve_config
+    from vatrack.models.sequence import SequenceRegressor
 
     say = on_event or (lambda message: None)
     worker = f"{socket.gethostname()}:{os.getpid()}"
@@ -236,7 +238,7 @@ def make_objective(frame: pd.DataFrame, base, space: dict, n_folds: int, seeds,
         trial.set_user_attr("worker", worker)
         params = suggest(trial, space)
         try:
-            config = make_config({**base.model_dump(), **params}, f"trial {trial.number}")
+            config = resolve_config(base, params)
         except VatrackError as err:
             # Combinations each valid alone may clash (e.g. attention heads vs width).
             trial.set_user_attr("invalid", str(err))
@@ -327,14 +329,14 @@ def param_importances(study) -> dict[str, float]:
 
 def best_config(study, base):
     """The best trial's configuration (base preset + its parameters)."""
-    from vatrack.models.sequence import make_config
+    from vatrack.models.presets import resolve_config
 
     best = study.best_trial
     params = {k: decode_param(k, v) for k, v in best.params.items()}
     name = re.sub(r"[^A-Za-z0-9._-]+", "-", f"{study.study_name}-best")
-    return make_config({**base.model_dump(), **params, "name": name,
-                        "description": f"best of sweep '{study.study_name}': trial {best.number}, "
-                                       f"selected CV composite r {best.value:.4f}"}, "best trial")
+    return resolve_config(base, {**params, "name": name,
+                                 "description": f"best of sweep '{study.study_name}': trial {best.number}, "
+                                                f"selected CV composite r {best.value:.4f}"})
 
 
 def confirm_best(frame: pd.DataFrame, study, base, n_folds: int = 5, n_seeds: int = 3, jobs: int = 1,
@@ -410,7 +412,7 @@ def run_sweep(frame: pd.DataFrame, preset: str, n_trials: int, out_dir, *, stora
     space = check_space(space if space is not None else DEFAULT_SPACE, base)
     seeds = [int(s) for s in seeds]
     study_name = study_name or f"vatrack-{base.name}"
-    identity = {"base": base.model_dump(), "data": data_fingerprint(frame), "folds": n_folds, "seeds": seeds,
+    identity = {"base": base.flat(), "data": data_fingerprint(frame), "folds": n_folds, "seeds": seeds,
                 "space": json.loads(json.dumps(space))}
     study = open_study(storage, study_name, identity, sampler_seed)
     started = time.perf_counter()

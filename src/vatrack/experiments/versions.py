@@ -40,7 +40,7 @@ class Version:
         if self.kind == "preset":
             from vatrack.models.presets import resolve_config
 
-            return resolve_config(self.source, encoder=self.encoder, overrides=list(self.overrides)).model_dump()
+            return resolve_config(self.source, list(self.overrides), encoder=self.encoder).flat()
         if self.kind == "method":
             from vatrack.models import make_model
 
@@ -53,15 +53,12 @@ class Version:
 
     def factory(self) -> Callable[[int], object]:
         """seed -> a fresh, unfitted estimator."""
+        from vatrack.experiments.cv import estimator_factory
+
         if self.kind == "preset":
-            from vatrack.models.presets import estimator_from_preset
-
-            return lambda seed: estimator_from_preset(self.source, encoder=self.encoder, seed=seed,
-                                                      overrides=list(self.overrides))
+            return estimator_factory(preset=self.source, encoder=self.encoder, overrides=self.overrides)
         if self.kind == "method":
-            from vatrack.models import make_model
-
-            return lambda seed: make_model(self.source, encoder=self.encoder or "minilm", seed=seed)
+            return estimator_factory(method=self.source, encoder=self.encoder)
         raise VatrackError(f"version '{self.name}' is an ensemble; it is computed from its members' runs")
 
 

@@ -7,28 +7,29 @@ is a handful of gathers: cheap enough that the training loop is dominated by the
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 import torch
+from pydantic import BaseModel, ConfigDict, Field
 
 from vatrack.features.labels import NO_CUTOFF, LabelFeatures, n_label_features
 from vatrack.features.table import N_TEXT, N_TIME, RIDGE_COLUMNS, RowTable, windows
 
 
-@dataclass(frozen=True)
-class FeatureSpec:
-    """Which inputs a step carries and how many of each (the knobs of the seed model)."""
+class FeatureSpec(BaseModel):
+    """Which inputs a step carries and how many of each: the ``features`` group of the
+    sequence model's config (vatrack.models.presets), declared here, once, where it is used."""
 
-    seq_length: int = 7
-    n_lags: int = 5
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+
+    seq_length: int = Field(7, ge=1, le=64)            # window: the target and its previous entries
+    n_lags: int = Field(5, ge=1, le=32)                # visible previous labels as inputs
     use_text_vec: bool = True
     use_time: bool = True
-    use_text_stats: bool = True
+    use_text_stats: bool = True                        # 10 text statistics + is_words
     use_lags: bool = True
     use_user_stats: bool = True
-    use_text_ridge: bool = False
-    stats_prior: float = 3.0
+    use_text_ridge: bool = False                       # + out-of-fold ridge(text vector) per step
+    stats_prior: float = Field(3.0, ge=0.0, le=1000.0)  # shrinkage of user statistics (pseudo-entries)
 
     def static_columns(self) -> np.ndarray:
         """Indices of the static columns in use; text stats include is_words."""

@@ -586,13 +586,17 @@ class SequenceForecaster(Forecaster):
         self.net = None
 
     def _net_config(self):
-        from vatrack.models.sequence import make_config
+        from pydantic import ValidationError
+
+        from vatrack.models.presets import NetConfig, config_error
 
         s = self.settings
-        return make_config({"name": "forecast", "seq_length": int(s["seq_length"]), "user_emb": 0,
-                            "lstm_hidden": int(s["lstm_hidden"]), "lstm_layers": int(s["lstm_layers"]),
-                            "attn_heads": int(s["attn_heads"]), "fusion": [int(v) for v in s["fusion"]],
-                            "dropout": float(s["dropout"])}, source="sequence forecaster")
+        try:
+            return NetConfig(user_emb=0, lstm_hidden=int(s["lstm_hidden"]), lstm_layers=int(s["lstm_layers"]),
+                             attn_heads=int(s["attn_heads"]), fusion=[int(v) for v in s["fusion"]],
+                             dropout=float(s["dropout"]))
+        except ValidationError as err:
+            raise config_error(err, "sequence forecaster") from None
 
     def _build_net(self):
         from vatrack.models.sequence import SeqNet

@@ -23,10 +23,10 @@ Two encoder modes: ``frozen`` (cached vectors from vatrack.encoders; the CPU def
 ``finetune`` (the transformer inside the network; each unique text of a batch is encoded
 once per step, see :meth:`SeqNet.encode_texts`).
 
-Two optional extras, off in the seed presets: ``use_text_ridge`` (an out-of-fold ridge
-prediction from the text vector as two more numeric inputs; no gain under CV so far) and
-``blend_ridge_user`` (average the network with a ridge+user baseline fitted on the same
-rows; ``best`` uses 0.5).
+Two optional extras, off in the seed presets: ``features.use_text_ridge`` (an out-of-fold
+ridge prediction from the text vector as two more numeric inputs; no gain under CV so far)
+and ``blend`` (baselines averaged with the network, declared as ``{method: weight}`` and
+fitted on the same rows; ``best`` uses ``{ridge+user: 0.5}``).
 
 ``fit`` prepares the data and the module and hands them to the training layer's loop
 (``vatrack.training.fit_module``), imported lazily so that importing the model registry
@@ -44,7 +44,6 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 import torch
-from pydantic import BaseModel, ConfigDict, Field, model_validator
 from sklearn.base import BaseEstimator
 from torch import nn
 
@@ -53,7 +52,6 @@ from vatrack.encoders import make_tokens_fn
 from vatrack.errors import RunInterrupted, VatrackError
 from vatrack.features import (
     Examples,
-    FeatureSpec,
     build_table,
     diary_frame,
     label_stats,
@@ -63,114 +61,7 @@ from vatrack.features import (
 from vatrack.io import atomic_path
 from vatrack.models.baselines import prediction_frame
 from vatrack.models.bundle import load_state, read_meta, save_bundle
-
-# --- configuration: every knob of the model, its features and its training ------------------
-
-
-class SequenceConfig(BaseModel):
-    """Validated configuration; each preset (vatrack/presets/*.yaml) holds one."""
-
-    model_config = ConfigDict(extra="forbid", strict=True, validate_assignment=True)
-
-    name: str = "custom"
-    description: str = ""
-    # text encoder
-    encoder: str = "minilm"                            # or several: "minilm+mpnet" (frozen mode)
-    encoder_mode: Literal["frozen", "finetune"] = "frozen"
-    max_length: int = Field(128, ge=8, le=512)
-    # features (see vatrack.features)
-    seq_length: int = Field(7, ge=1, le=64)
-    n_lags: int = Field(5, ge=1, le=32)
-    use_text_vec: bool = True
-    use_time: bool = True
-    use_text_stats: bool = True
-    use_lags: bool = True
-    use_user_stats: bool = True
-    use_text_ridge: bool = False                       # + out-of-fold ridge(text vector) per step
-    stats_prior: float = Field(3.0, ge=0.0, le=1000.0)
-    # network
-    user_emb: int = Field(32, ge=0, le=1024)           # 0 = no user embedding
-    lstm_hidden: int = Field(192, ge=2, le=4096)
-    lstm_layers: int = Field(2, ge=1, le=8)
-    attn_heads: int = Field(4, ge=1, le=64)
-    fusion: list[int] = Field(default_factory=lambda: [512, 256], min_length=1, max_length=6)
-    dropout: float = Field(0.3, ge=0.0, lt=1.0)
-    # optimisation
-    epochs: int = Field(20, ge=1, le=1000)
-    patience: int = Field(5, ge=1, le=1000)
-    batch_size: int = Field(10, ge=1, le=8192)
-    batch_order: Literal["auto", "shuffle", "contiguous"] = "auto"  # auto: contiguous when fine-tuning
-    lr: float = Field(8e-5, gt=0.0, le=1.0)
-    lr_encoder: float = Field(1.5e-5, gt=0.0, le=1.0)
-    weight_decay: float = Field(0.015, ge=0.0, le=1.0)
-    warmup: float = Field(0.15, ge=0.0, lt=1.0)        # share of optimiser steps
-    ccc_weight_valence: float = Field(0.65, ge=0.0, le=1.0)
-    ccc_weight_arousal: float = Field(0.75, ge=0.0, le=1.0)
-    grad_clip: float = Field(0.5, ge=0.0, le=1000.0)   # 0 = off
-    grad_accum: int = Field(1, ge=1, le=256)
-    mixup_alpha: float = Field(0.0, ge=0.0, le=10.0)   # 0 = off
-    label_smoothing: float = Field(0.0, ge=0.0, le=0.5)
-    freeze_encoder_epochs: int = Field(0, ge=0, le=1000)
-    monitor: Literal["composite", "ccc"] = "composite"
-    # visible-label simulation and users (training only)
-    unseen_prob: float = Field(0.3, ge=0.0, le=1.0)
-    min_visible_frac: float = Field(0.3, ge=0.0, le=1.0)
-    user_dropout: float = Field(0.1, ge=0.0, le=1.0)
-    # validation inside fit
-    val_folds: int = Field(5, ge=2, le=50)
-    refit: bool = False
-    # vatrack extra (not in the seed): average with a ridge+user baseline fitted on the same
-    # rows, final = (1 - w) * network + w * ridge+user; 0 = the network alone
-    blend_ridge_user: float = Field(0.0, ge=0.0, le=1.0)
-    eval_batch_size: int = Field(512, ge=1, le=65536)
-
-    @model_validator(mode="after")
-    def _consistent(self):
-        if (2 * self.lstm_hidden) % self.attn_heads:
-            raise ValueError(f"attention width 2*lstm_hidden = {2 * self.lstm_hidden} is not divisible by attn_heads = {self.attn_heads}")
-        if any(w < 1 or w > 16384 for w in self.fusion):
-            raise ValueError(f"fusion widths must be between 1 and 16384, got {self.fusion}")
-        names = str(self.encoder).split("+")
-        if not all(name.strip() for name in names):
-            raise ValueError(f"encoder '{self.encoder}' names an empty encoder; use minilm, mpnet, minilm+mpnet, "
-                             "a Hugging Face id or a local model folder")
-        if self.encoder_mode == "finetune" and len(encoder_names(self.encoder)) > 1:
-            raise ValueError(f"fine-tune mode takes one encoder, got '{self.encoder}'; combine encoders in frozen mode")
-        return self
-
-    def feature_spec(self) -> FeatureSpec:
-        return FeatureSpec(seq_length=self.seq_length, n_lags=self.n_lags, use_text_vec=self.use_text_vec,
-                           use_time=self.use_time, use_text_stats=self.use_text_stats, use_lags=self.use_lags,
-                           use_user_stats=self.use_user_stats, use_text_ridge=self.use_text_ridge,
-                           stats_prior=self.stats_prior)
-
-
-def config_error(err, source: str) -> VatrackError:
-    """A pydantic ValidationError as one line: '<source>: key 'x': what is wrong (got ...)'."""
-    first = err.errors()[0]
-    key = ".".join(str(p) for p in first.get("loc", ())) or "config"
-    got = first.get("input")
-    got_text = "" if isinstance(got, dict) else f" (got {got!r})"
-    message = first.get("msg", "invalid value").removeprefix("Value error, ")
-    if first.get("type") == "extra_forbidden":
-        message = "unknown key; check the spelling against the keys of SequenceConfig (every preset lists them all)"
-        got_text = ""
-    return VatrackError(f"{source}: key '{key}': {message}{got_text}")
-
-
-def encoder_names(encoder: str) -> list[str]:
-    """'minilm+mpnet' -> ['minilm', 'mpnet'] (frozen mode concatenates their vectors)."""
-    return [name.strip() for name in str(encoder).split("+") if name.strip()]
-
-
-def make_config(values: dict, source: str = "config") -> SequenceConfig:
-    from pydantic import ValidationError
-
-    try:
-        return SequenceConfig(**values)
-    except ValidationError as err:
-        raise config_error(err, source) from None
-
+from vatrack.models.presets import NetConfig, SequenceConfig, make_config, resolve_config
 
 # --- the network ---------------------------------------------------------------------------
 
@@ -178,15 +69,16 @@ def make_config(values: dict, source: str = "config") -> SequenceConfig:
 class SeqNet(nn.Module):
     """[text, user, numeric] per step -> BiLSTM -> self-attention -> last step -> fusion -> heads."""
 
-    def __init__(self, cfg: SequenceConfig, text_dim: int, n_numeric: int, n_users: int,
+    def __init__(self, cfg: NetConfig, text_dim: int, n_numeric: int, n_users: int,
                  label_mean, label_std, encoder: nn.Module | None = None, normalize: bool = False):
+        """``text_dim``: 0 when the steps carry no text vector."""
         super().__init__()
         hidden = cfg.lstm_hidden
         width = 2 * hidden
         self.encoder = encoder          # fine-tune mode only
         self.normalize = normalize      # L2-normalise pooled vectors like the frozen encoder does
         self.user = nn.Embedding(n_users + 1, cfg.user_emb) if cfg.user_emb else None  # row 0: unknown user
-        in_dim = (text_dim if cfg.use_text_vec else 0) + n_numeric + cfg.user_emb
+        in_dim = text_dim + n_numeric + cfg.user_emb
         self.proj = nn.Sequential(nn.Linear(in_dim, width), nn.Dropout(cfg.dropout))
         self.lstm = nn.LSTM(width, hidden, num_layers=cfg.lstm_layers, batch_first=True, bidirectional=True,
                             dropout=cfg.dropout if cfg.lstm_layers > 1 else 0.0)
@@ -284,8 +176,8 @@ class SequenceRegressor(BaseEstimator):
 
     def _configure(self) -> None:
         p = self._params
-        self.config = _resolve_config(p["config"], encoder=p["encoder"], mode=p["mode"], overrides=p["overrides"],
-                                      max_length=p["max_length"])
+        self.config = resolve_config(p["config"], p["overrides"], encoder=p["encoder"], mode=p["mode"],
+                                     max_length=p["max_length"])
         if p["val"] not in ("cv", "none"):
             raise VatrackError(f"val must be 'cv' or 'none', got {p['val']!r}")
         self.seed, self.val = int(p["seed"]), p["val"]
@@ -314,22 +206,23 @@ class SequenceRegressor(BaseEstimator):
         from vatrack.encoders import get_encoder
 
         texts = table.frame["text"].tolist()
-        return np.hstack([get_encoder(name, max_length=self.config.max_length).encode(texts, progress=self.progress)
-                          for name in encoder_names(self.config.encoder)])
+        enc = self.config.encoder
+        return np.hstack([get_encoder(name, max_length=enc.max_length).encode(texts, progress=self.progress)
+                          for name in enc.names()])
 
     def _user_index(self, table) -> np.ndarray:
         vocab = self.state["vocab"]
         return np.array([vocab.get(u, 0) for u in table.frame["user_id"]], np.int64)
 
     def _examples(self, table, targets=None) -> Examples:
-        cfg = self.config
+        spec, frozen_mode = self.config.features, self.config.encoder.mode == "frozen"
         frozen = None
-        if (cfg.use_text_vec and cfg.encoder_mode == "frozen") or cfg.use_text_ridge:
+        if (spec.use_text_vec and frozen_mode) or spec.use_text_ridge:
             frozen = self._frozen_vectors(table)
-        if cfg.use_text_ridge:
+        if spec.use_text_ridge:
             self._fill_text_ridge(table, frozen)
-        vectors = frozen if cfg.use_text_vec and cfg.encoder_mode == "frozen" else None
-        return Examples(table, cfg.feature_spec(), self.state["standardise"], self.state["label_stats"],
+        vectors = frozen if spec.use_text_vec and frozen_mode else None
+        return Examples(table, spec, self.state["standardise"], self.state["label_stats"],
                         self._user_index(table), vectors=vectors, targets=targets)
 
     def query_examples(self, inputs: pd.DataFrame, history: pd.DataFrame | None = None) -> tuple[Examples, np.ndarray]:
@@ -348,7 +241,7 @@ class SequenceRegressor(BaseEstimator):
             "label_stats": label_stats(table.labels),
             "history": history[list(_HISTORY_COLUMNS)].reset_index(drop=True),
         }
-        if self.config.use_text_ridge:
+        if self.config.features.use_text_ridge:
             self._fit_text_ridge(table, history)
             self._fill_text_ridge(table, self._frozen_vectors(table))
         self.state["standardise"] = standardiser(table.static)
@@ -400,7 +293,7 @@ class SequenceRegressor(BaseEstimator):
 
     def build_net(self, text_dim: int, encoder: nn.Module | None = None, normalize: bool = False) -> SeqNet:
         stats = self.state["label_stats"]
-        return SeqNet(self.config, text_dim, self.config.feature_spec().n_numeric(), len(self.state["vocab"]),
+        return SeqNet(self.config.net, text_dim, self.config.features.n_numeric(), len(self.state["vocab"]),
                       stats["mean"], np.sqrt(stats["var"]), encoder=encoder, normalize=normalize)
 
     # -- contract ----------------------------------------------------------------------------
@@ -425,23 +318,25 @@ class SequenceRegressor(BaseEstimator):
         from vatrack.training.module import SequenceModule
 
         cfg, seed = self.config, self.seed
+        run = cfg.trainer
         started = time.perf_counter()
         seed_run(seed)
         if self.val == "cv":
-            net_rows, val_rows = inner_split(train, cfg.val_folds, seed)
+            net_rows, val_rows = inner_split(train, run.val_folds, seed)
         else:
             net_rows, val_rows = train, None
         examples = self._init_state(net_rows, history=train)
 
-        finetune = cfg.encoder_mode == "finetune" and cfg.use_text_vec
+        finetune = cfg.encoder.mode == "finetune" and cfg.features.use_text_vec
         encoder, tokens, normalize = None, None, False
         if finetune:
             from vatrack.encoders import load_torch_model, resolve
 
-            tokenizer, encoder = load_torch_model(cfg.encoder, device="cpu")
+            tokenizer, encoder = load_torch_model(cfg.encoder.name, device="cpu")
             encoder.train()
-            normalize = resolve(cfg.encoder).normalize
-            self.state.update(tokenizer=tokenizer, tokens_fn=make_tokens_fn(tokenizer, cfg.max_length), normalize=normalize)
+            normalize = resolve(cfg.encoder.name).normalize
+            self.state.update(tokenizer=tokenizer, tokens_fn=make_tokens_fn(tokenizer, cfg.encoder.max_length),
+                              normalize=normalize)
             tokens = self.state["tokens_fn"](examples.table.frame["text"].tolist())
             text_dim = int(encoder.config.hidden_size)
         else:
@@ -450,20 +345,23 @@ class SequenceRegressor(BaseEstimator):
         torch.manual_seed(seed)
         self.net = self.build_net(text_dim, encoder=encoder, normalize=normalize)
 
-        dataset = TrainWindows(examples, cfg.unseen_prob, cfg.min_visible_frac, cfg.user_dropout, cfg.mixup_alpha, tokens)
-        contiguous = cfg.batch_order == "contiguous" or (cfg.batch_order == "auto" and finetune)
-        loader = train_loader(dataset, cfg.batch_size, seed, contiguous=contiguous)
+        dataset = TrainWindows(examples, run.unseen_prob, run.min_visible_frac, run.user_dropout, run.mixup_alpha, tokens)
+        contiguous = run.batch_order == "contiguous" or (run.batch_order == "auto" and finetune)
+        loader = train_loader(dataset, run.batch_size, seed, contiguous=contiguous)
         val_loader, val_gold, encode_val, val_examples = None, None, None, None
         if val_rows is not None:
             val_examples, _ = self.query_examples(strip_labels(val_rows), history=net_rows)
-            val_loader = eval_loader(val_examples, cfg.eval_batch_size)
+            val_loader = eval_loader(val_examples, run.eval_batch_size)
             val_gold = val_rows[["user_id", *LABELS, "is_seen_user"]].reset_index(drop=True)
             if finetune:
                 encode_val = lambda: self.encode_table(val_examples)  # noqa: E731  current encoder weights
 
-        steps = math.ceil(len(loader) / cfg.grad_accum) * cfg.epochs
-        module = SequenceModule(self.net, cfg, total_steps=steps, val_gold=val_gold, encode_val=encode_val, seed=seed)
-        result = fit_module(module, loader, val_loader, LoopSettings.of(cfg), max_epochs=cfg.epochs,
+        steps = math.ceil(len(loader) / run.grad_accum) * run.epochs
+        module = SequenceModule(self.net, cfg.optim, monitor=run.monitor, total_steps=steps, val_gold=val_gold,
+                                encode_val=encode_val, seed=seed)
+        loop = LoopSettings(patience=run.patience, grad_clip=run.grad_clip, grad_accum=run.grad_accum,
+                            hyperparams=cfg.flat())
+        result = fit_module(module, loader, val_loader, loop, max_epochs=run.epochs,
                             run_dir=self.run_dir, progress=self.progress, options=self.trainer_options)
         self.net = result.net
 
@@ -501,10 +399,10 @@ class SequenceRegressor(BaseEstimator):
         train = _check_training_frame(train)
         self._fit_network(train)
         best_epoch = self.fit_info.get("best_epoch")
-        if self.config.refit and self.val == "cv" and best_epoch:
+        if self.config.trainer.refit and self.val == "cv" and best_epoch:
             # Train again on every row (validation rows included) for the early-stopped epoch count.
             fresh = clone_unfitted(self).set_params(
-                config=self.config.model_copy(update={"epochs": best_epoch, "refit": False}),
+                config=resolve_config(self.config, {"trainer.epochs": best_epoch, "trainer.refit": False}),
                 encoder=None, mode=None, overrides=None, max_length=None,  # already inside self.config
                 val="none", run_dir=None, progress=False)
             # The refit starts from scratch: never from the validation phase's resume checkpoint
@@ -523,14 +421,7 @@ class SequenceRegressor(BaseEstimator):
             # The refit network saw the validation rows, so it has no held-out figure of its own.
             self.fit_info["val_metrics_of"] = ("the network before refit (checkpoint); the saved model is the refit on "
                                                f"all rows for {best_epoch} epochs, which has no held-out figure")
-        if self.config.blend_ridge_user > 0:
-            from vatrack.models.baselines import RidgeUserBaseline
-
-            # Two model families err differently; their average correlates better with the
-            # truth than either (official-style CV, see the best preset).
-            first = encoder_names(self.config.encoder)[0]
-            self.state["blend_model"] = RidgeUserBaseline(encoder=first, seed=self.seed,
-                                                          max_length=self.config.max_length).fit(train)
+        self.state["blend"] = self._fit_blend(train)
         self.fit_info["train_time_s"] = round(time.perf_counter() - started, 3)
         return self
 
@@ -543,13 +434,25 @@ class SequenceRegressor(BaseEstimator):
             raise VatrackError("the sequence model is not fitted; call fit() or load a bundle first")
         if len(inputs) == 0:
             return prediction_frame(inputs, np.zeros((0, 2)))
-        examples, _ = self.query_examples(_as_query(inputs))
-        pred = self.predict_examples(examples)
-        w = self.config.blend_ridge_user
-        if w > 0:
-            other = self.state["blend_model"].predict(_as_query(inputs))
-            pred = (1 - w) * pred + w * other[["pred_valence", "pred_arousal"]].to_numpy()
+        query = _as_query(inputs)
+        pred = self.predict_examples(self.query_examples(query)[0])
+        if self.config.blend:
+            members = self.state["blend"]
+            network_weight = 1.0 - sum(self.config.blend.values())
+            pred = network_weight * pred + sum(w * members[method].predict(query)[["pred_valence", "pred_arousal"]].to_numpy()
+                                               for method, w in self.config.blend.items())
         return prediction_frame(inputs, pred)
+
+    def _fit_blend(self, train: pd.DataFrame) -> dict:
+        """The config's blend members ({method: weight}: baselines declared as data), each a
+        fresh estimator fitted on the same rows with the network's first encoder. Two model
+        families err differently; their average correlates better with the truth than either
+        (official-style CV, see the best preset)."""
+        from vatrack.models.baselines import BASELINES
+
+        enc = self.config.encoder
+        return {method: BASELINES[method](encoder=enc.names()[0], seed=self.seed, max_length=enc.max_length).fit(train)
+                for method in self.config.blend}
 
     @torch.no_grad()
     def predict_examples(self, examples: Examples) -> np.ndarray:
@@ -557,7 +460,7 @@ class SequenceRegressor(BaseEstimator):
         net = self.net
         was_training = net.training
         net.eval()
-        batch_size = self.config.eval_batch_size
+        batch_size = self.config.trainer.eval_batch_size
         finetuned = examples.vectors is None and examples.spec.use_text_vec
         text_table = self.encode_table(examples) if finetuned else None
         out = []
@@ -602,8 +505,8 @@ class SequenceRegressor(BaseEstimator):
         if self.net.encoder is not None:
             self.state["tokenizer"].save_pretrained(folder / "encoder")
             self.net.encoder.config.save_pretrained(folder / "encoder")
-        save_bundle(folder, self.kind, saved, meta={"preset": self.config.name, "encoder": self.config.encoder,
-                                                    "encoder_mode": self.config.encoder_mode})
+        save_bundle(folder, self.kind, saved, meta={"preset": self.config.name, "encoder": self.config.encoder.name,
+                                                    "encoder_mode": self.config.encoder.mode})
         return folder
 
     @classmethod
@@ -618,8 +521,10 @@ class SequenceRegressor(BaseEstimator):
             raise VatrackError(f"{folder / 'state.pkl'}: not the state of a sequence model; retrain the model")
         model = cls(make_config(saved["config"], f"{folder}/state.pkl"), seed=saved["seed"], val=saved["val"])
         model.state, model.fit_info = saved["state"], saved.get("fit_info", {})
+        if "blend_model" in model.state:  # a bundle from before blends were {method: weight}
+            model.state["blend"] = {"ridge+user": model.state.pop("blend_model")}
         encoder, normalize = None, False
-        if model.config.encoder_mode == "finetune":
+        if model.config.encoder.mode == "finetune":
             encoder, normalize = model._load_bundle_encoder(folder / "encoder")
         model.net = model.build_net(saved["text_dim"], encoder=encoder, normalize=normalize)
         try:
@@ -641,7 +546,7 @@ class SequenceRegressor(BaseEstimator):
         except Exception as err:
             raise VatrackError(f"{folder}: fine-tuned encoder files unreadable ({type(err).__name__}); retrain the model") from None
         self.state["tokenizer"] = tokenizer
-        self.state["tokens_fn"] = make_tokens_fn(tokenizer, self.config.max_length)
+        self.state["tokens_fn"] = make_tokens_fn(tokenizer, self.config.encoder.max_length)
         return encoder, bool(self.state.get("normalize", False))
 
 
@@ -651,24 +556,6 @@ def _ridge_inputs(table, vectors: np.ndarray) -> np.ndarray:
 
 def _device_of(net: nn.Module) -> torch.device:
     return next(net.parameters()).device
-
-
-def _resolve_config(config, encoder=None, mode=None, overrides=None, max_length=None) -> SequenceConfig:
-    if isinstance(config, SequenceConfig):
-        values = config.model_dump()
-    elif isinstance(config, dict):
-        values = dict(config)
-    else:
-        from vatrack.models.presets import load_preset  # name or YAML path
-
-        values = load_preset(config).model_dump()
-    extra = {"encoder": encoder, "encoder_mode": mode, "max_length": max_length}
-    values.update({k: v for k, v in extra.items() if v is not None})
-    if overrides:
-        from vatrack.models.presets import parse_overrides  # dict, or 'key=value' strings
-
-        values.update(parse_overrides(overrides))
-    return make_config(values, f"preset {values.get('name', 'config')}")
 
 
 def _check_training_frame(train: pd.DataFrame) -> pd.DataFrame:

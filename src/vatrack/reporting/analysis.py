@@ -370,10 +370,21 @@ def _csv_header(path: Path) -> list[str]:
         return []
 
 
+def _flat_config(config: dict) -> dict:
+    """A run's config.yaml (grouped, or flat from an older version) as one key per row."""
+    from vatrack.models.presets import make_config
+
+    try:
+        return make_config(config, "config.yaml").flat() if config else {}
+    except VatrackError:
+        return config  # shown as written
+
+
 def _single_run_report(run_dir: Path, out_dir: Path, targets: list[dict] | None) -> dict[str, Path]:
     from vatrack.experiments.targets import DEFAULT_TARGETS
 
     config, history, metrics = _read_run(run_dir)
+    config = _flat_config(config)
     name = config.get("name") or metrics.get("run", {}).get("preset") or run_dir.name
     report = Report(f"vatrack run report: {name} ({run_dir.name})")
     run = metrics.get("run", {})

@@ -34,18 +34,20 @@ def cosine_with_warmup(total_steps: int, warmup_share: float):
 
 
 class SequenceModule(L.LightningModule):
-    """``net``: a SeqNet. ``val_gold``: frame (user_id, valence, arousal, is_seen_user) in
-    validation-example order. ``encode_val``: fine-tune mode, () -> text vectors of the
-    validation table, recomputed each validation epoch with the current encoder."""
+    """``net``: a SeqNet. ``optim``: the config's optim group (loss weights, LRs, schedule).
+    ``monitor``: "composite" or "ccc", the validation figure behind ``val_score``.
+    ``val_gold``: frame (user_id, valence, arousal, is_seen_user) in validation-example order.
+    ``encode_val``: fine-tune mode, () -> text vectors of the validation table, recomputed each
+    validation epoch with the current encoder."""
 
-    def __init__(self, net, config, total_steps: int, val_gold: pd.DataFrame | None = None, encode_val=None,
-                 seed: int = 0):
+    def __init__(self, net, optim, total_steps: int, monitor: str = "composite", val_gold: pd.DataFrame | None = None,
+                 encode_val=None, seed: int = 0):
         super().__init__()
-        self.net, self.cfg = net, config
+        self.net, self.optim, self.monitor = net, optim, monitor
         self.total_steps = max(int(total_steps), 1)
         self.val_gold = val_gold
         self.encode_val = encode_val
-        self.ccc_weights = (config.ccc_weight_valence, config.ccc_weight_arousal)
+        self.ccc_weights = (optim.ccc_weight_valence, optim.ccc_weight_arousal)
         self.last_val: dict = {}
         self.cfg_seed = int(seed)  # the run seed: per-epoch reseeding of dropout and batch order
         self._reset_train()
@@ -74,12 +76,12 @@ class SequenceModule(L.LightningModule):
         if self.net.encoder is not None:
             # v3.2's warm start: the encoder stays frozen for the first epochs (no gradients
             # at all, so those epochs cost little more than frozen mode).
-            trainable = self.current_epoch >= self.cfg.freeze_encoder_epochs
+            trainable = self.current_epoch >= self.optim.freeze_encoder_epochs
             self.net.encoder.requires_grad_(trainable)
 
     def training_step(self, batch, batch_idx):
         pred = self.net(batch)
-        loss, _ = weighted_ccc_mse(pred, batch["y"], self.ccc_weights, self.cfg.label_smoothing, self.net.label_mean)
+        loss, _ = weighted_ccc_mse(pred, batch["y"], self.ccc_weights, self.optim.label_smoothing, self.net.label_mean)
         self._preds.append(pred.detach())
         self._ys.append(batch["y"])
         self._losses.append(loss.detach())
@@ -130,7 +132,7 @@ class SequenceModule(L.LightningModule):
         order = torch.cat(self._val_index).numpy()
         pred = np.empty((len(self.val_gold), 2))
         pred[order] = torch.cat(self._val_preds).numpy()
-        figures = validation_figures(self.val_gold, pred, self.ccc_weights, self.cfg.monitor)
+        figures = validation_figures(self.val_gold, pred, self.ccc_weights, self.monitor)
         self.last_val = figures
         self.log_dict(figures, on_step=False, on_epoch=True, sync_dist=False)
 
@@ -144,13 +146,14 @@ class SequenceModule(L.LightningModule):
             estimated = self.trainer.estimated_stepping_batches
             if math.isfinite(estimated) and estimated > 0:
                 total = int(estimated)
-        optimizer = make_optimizer(self.net, self.cfg)
-        schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, cosine_with_warmup(total, self.cfg.warmup))
+        optimizer = make_optimizer(self.net, self.optim)
+        schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, cosine_with_warmup(total, self.optim.warmup))
         return {"optimizer": optimizer, "lr_scheduler": {"scheduler": schedule, "interval": "step"}}
 
 
-def make_optimizer(net, cfg) -> torch.optim.AdamW:
-    """AdamW with one LR for the encoder (fine-tune mode) and one for the rest.
+def make_optimizer(net, optim) -> torch.optim.AdamW:
+    """AdamW with one LR for the encoder (fine-tune mode) and one for the rest (``optim``: lr,
+    lr_encoder, weight_decay).
 
     The fused kernel (CPU and CUDA) takes ~20% off a v3.3 step on 2 CPU cores against the
     default multi-tensor one; other devices keep the default.
@@ -158,11 +161,11 @@ def make_optimizer(net, cfg) -> torch.optim.AdamW:
     encoder = net.encoder
     encoder_ids = {id(p) for p in encoder.parameters()} if encoder is not None else set()
     rest = [p for p in net.parameters() if id(p) not in encoder_ids]
-    groups = [{"params": rest, "lr": cfg.lr}]
+    groups = [{"params": rest, "lr": optim.lr}]
     if encoder is not None:
-        groups.append({"params": list(encoder.parameters()), "lr": cfg.lr_encoder})
+        groups.append({"params": list(encoder.parameters()), "lr": optim.lr_encoder})
     fused = all(p.device.type in ("cpu", "cuda") and p.dtype == torch.float32 for p in net.parameters())
-    return torch.optim.AdamW(groups, weight_decay=cfg.weight_decay, fused=fused or None)
+    return torch.optim.AdamW(groups, weight_decay=optim.weight_decay, fused=fused or None)
 
 
 def validation_figures(gold: pd.DataFrame, pred: np.ndarray, ccc_weights, monitor: str = "composite") -> dict:

@@ -86,11 +86,9 @@ class _ResumeCheckpoint(_RunCheckpoint):
         return "vatrack-resume-checkpoint"
 
 
-def trainer_for(cfg, *, has_val: bool, checkpoint_dir: Path, history_path: Path | None, progress: bool,
-                options: dict, max_epochs: int) -> tuple[L.Trainer, ModelCheckpoint, HistoryLogger]:
-    """Lightning Trainer, best (or last) checkpoint and history logger for ``cfg`` (LoopSettings,
-    or a SequenceConfig: its patience, clipping and accumulation)."""
-    loop = cfg if isinstance(cfg, LoopSettings) else LoopSettings.of(cfg)
+def trainer_for(loop: LoopSettings, *, has_val: bool, checkpoint_dir: Path, history_path: Path | None,
+                progress: bool, options: dict, max_epochs: int) -> tuple[L.Trainer, ModelCheckpoint, HistoryLogger]:
+    """Lightning Trainer, best (or last) checkpoint and history logger for ``loop``."""
     progress = progress and progress_enabled()   # --quiet silences every bar
     if has_val:
         checkpoint = _RunCheckpoint(dirpath=checkpoint_dir, filename="best", monitor=loop.monitor, mode=loop.mode,
@@ -243,12 +241,6 @@ class LoopSettings:
     mode: str = "max"
     check_finite: bool = False
     hyperparams: dict = field(default_factory=dict)
-
-    @classmethod
-    def of(cls, cfg) -> "LoopSettings":
-        """The sequence model's settings: a SequenceConfig's patience, clipping, accumulation."""
-        return cls(patience=cfg.patience, grad_clip=cfg.grad_clip, grad_accum=cfg.grad_accum,
-                   hyperparams=cfg.model_dump())
 
 
 @dataclass
