@@ -186,7 +186,7 @@ def _threads(threads: int | None) -> int:
     return threads
 
 
-def _seed(seed: int, option: str = "--seed") -> int:
+def _seed(seed: int, option: str = "seed") -> int:
     from vatrack.experiments.runs import check_seed
 
     return check_seed(seed, option)
@@ -727,7 +727,7 @@ def sweep(
     if not 1 <= seeds <= MAX_SEEDS:
         raise VatrackError(f"--seeds must be between 1 and {MAX_SEEDS} (got {seeds})")
     if sampler_seed is not None:
-        _seed(sampler_seed, "--sampler-seed")
+        _seed(sampler_seed, "sampler_seed")
     _threads(threads)
     search = load_space(space) if space else None
     frame = load_diary(data, require_labels=True, format=fmt)

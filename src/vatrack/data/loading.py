@@ -208,8 +208,8 @@ def _check_columns(raw, path, required, need_labels, format: DiaryFormat) -> Non
     missing = [c for c in need if c not in raw.columns]
     if missing:
         unmapped = [c for c in raw.columns if c not in MAPPABLE]
-        hint = (f"; map yours with --column, e.g. --column {missing[0]}={unmapped[0]}" if unmapped
-                else "; map yours with --column VATRACK=YOURS")
+        hint = (f"; map yours with `columns`, e.g. `columns={{'{missing[0]}': '{unmapped[0]}'}}`" if unmapped
+                else "; map yours with `columns={'VATRACK': 'YOURS'}`")
         raise VatrackError(f"{path}: missing column(s) {', '.join(repr(c) for c in missing)} "
                            f"(columns found: {', '.join(raw.columns)}){hint}")
 
@@ -252,8 +252,8 @@ def _typed(values: pd.Series, path, column, kind, format: DiaryFormat, shown: st
         outside = ((numbers < low) | (numbers > high)).to_numpy()
         if outside.any():
             i = _row(outside)
-            how = ("set with --scale" if column in format.scales
-                   else f"the model's own; give yours with --scale {column}=LO:HI")
+            how = ("set with `scales`" if column in format.scales
+                   else f"the model's own; give yours with `scales={{'{column}': (LO, HI)}}`")
             raise VatrackError(f"{where(path, shown, i)}: {numbers.iat[i - 1]:g} is outside the {column} scale "
                                f"{low:g}..{high:g} ({how})")
         return pd.Series(format.to_model(column, numbers), index=numbers.index)

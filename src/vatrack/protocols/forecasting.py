@@ -200,7 +200,7 @@ class ForecastFold:
 def forecasting_folds(history: pd.DataFrame, n_folds: int = 5, seed: int = 0, observed_share: float = 0.5) -> list[ForecastFold]:
     """Deal the users that have at least 2 rows into ``n_folds`` held-out groups (deterministic by seed)."""
     if n_folds < 2:
-        raise VatrackError(f"--folds must be at least 2 (got {n_folds})")
+        raise VatrackError(f"`n_folds` must be at least 2 (got {n_folds})")
     if not 0.0 < observed_share < 1.0:
         raise VatrackError(f"observed share must be between 0 and 1 (got {observed_share})")
     blocks = user_blocks(history)
