@@ -207,7 +207,7 @@ def forecasting_folds(history: pd.DataFrame, n_folds: int = 5, seed: int = 0, ob
     eligible = np.array(sorted(blocks.loc[blocks["n"] >= 2, "user_id"]))
     # Pearson r over the held-out users of a fold needs at least 2 of them.
     if len(eligible) < 2 * n_folds:
-        raise VatrackError(f"forecasting CV with {n_folds} folds needs at least {2 * n_folds} users with 2 or more texts; "
+        raise VatrackError(f"forecasting CV with `n_folds={n_folds}` needs at least {2 * n_folds} users with 2 or more texts; "
                            f"the data has {len(eligible)}")
     shuffled = np.random.default_rng(seed).permutation(eligible)
     return [ForecastFold(seed=seed, fold=k, held_users=tuple(sorted(group)), observed_share=observed_share)

@@ -64,7 +64,7 @@ def official_style_folds(frame: pd.DataFrame, n_folds: int = 5, seed: int = 0,
         raise VatrackError(f"`n_folds` must be at least 2 (got {n_folds})")
     users = np.array(sorted(frame["user_id"].unique()))
     if len(users) < 2 * n_folds:
-        raise VatrackError(f"official-style CV with {n_folds} folds needs at least {2 * n_folds} users; the data has {len(users)}")
+        raise VatrackError(f"official-style CV with `n_folds={n_folds}` needs at least {2 * n_folds} users; the data has {len(users)}")
     rng = np.random.default_rng(seed)
     shuffled = rng.permutation(users)
     groups = np.array_split(shuffled, n_folds)
