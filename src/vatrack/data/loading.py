@@ -86,6 +86,8 @@ def read_diary(source, *, required=REQUIRED, format: DiaryFormat | None = None, 
         path = Path(source)
         raw = _read_raw(path, format)
     frame = _validated(raw, path, required, need_label_columns, format)
+    if isinstance(source, pd.DataFrame):
+        frame = _callers_columns(frame, source, format)
     frame["_row"] = np.arange(len(frame))
     frame = sort_diary(frame)
     row = frame.pop("_row").to_numpy()
@@ -108,17 +110,25 @@ def read_frame(frame, name: str = "frame", *, required=REQUIRED, labels: bool = 
         raise VatrackError(f"{name} must be a pandas DataFrame, got {type(frame).__name__}")
     raw = _raw_from_frame(frame, name, allow_empty=True)
     out = _validated(raw, name, required, labels, DiaryFormat(), number_texts=False)
-    given = {str(c).strip(): c for c in frame.columns}
-    out = out.drop(columns=[c for c in LABELS if c not in given])   # inputs to predict stay without labels
-    for shown, column in given.items():
-        if shown not in {*REQUIRED, *OPTIONAL}:
-            out[shown] = frame[column].to_numpy()
+    out = _callers_columns(out, frame, DiaryFormat())
+    # inputs to predict stay without label columns
+    out = out.drop(columns=[c for c in LABELS if c not in {str(c).strip() for c in frame.columns}])
     if labels and len(out):
         unrated = out[list(LABELS)].isna().to_numpy()
         if unrated.any():
             i, j = divmod(int(np.argmax(unrated)), len(LABELS))
             raise VatrackError(f"{where(name, LABELS[j], i + 1)}: missing label; training needs valence and arousal on "
                                "every row (leave unrated rows out, as load_diary(frame, require_labels=True) does)")
+    return out
+
+
+def _callers_columns(out: pd.DataFrame, source: pd.DataFrame, format: DiaryFormat) -> pd.DataFrame:
+    """Columns vatrack does not know keep the caller's values (not their text), in ``out``'s row order."""
+    mapped = set(format.columns.values())
+    for column in source.columns:
+        name = str(column).strip()
+        if name not in {*REQUIRED, *OPTIONAL} and name not in mapped and name in out:
+            out[name] = source[column].to_numpy()
     return out
 
 
