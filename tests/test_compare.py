@@ -88,7 +88,7 @@ def test_targets_are_judged_on_the_named_candidate_never_on_the_maximum(base_sco
     # A target that names its own version keeps it.
     own = compare_results([ref, better], targets=[{**targets[0], "version": "better"}], candidate="ref")
     assert own.targets.iloc[0]["version"] == "better" and own.targets.iloc[0]["status"] == "pass"
-    with pytest.raises(VatrackError, match="`candidate='nope'`"):
+    with pytest.raises(VatrackError, match="^`candidate` 'nope' is not one of the versions"):
         compare_results([ref, better], candidate="nope")
 
 

@@ -93,7 +93,7 @@ def test_every_parameter_a_message_names_has_a_flag():
     ("give yours with `scales={'valence': (LO, HI)}`", "give yours with --scale valence=LO:HI"),
     ("pass `date_order='dayfirst'`, `date_order='monthfirst'` or `date_format=FMT`",
      "pass --dayfirst, --monthfirst or --date-format FMT"),
-    ("`reference='nope'` is not one of the versions", "--reference nope is not one of the versions"),
+    ("`reference` 'nope' is not one of the versions", "--reference 'nope' is not one of the versions"),
     ("run `vatrack cv --out DIR` or pass `mode`", "run `vatrack cv --out DIR` or pass `mode`"),  # not a known name
 ])
 def test_the_cli_translates_parameter_names_to_flags(message, shown):
