@@ -280,8 +280,13 @@ def _keys(values: pd.Series, path, column) -> pd.Series:
     empty = (stripped == "").to_numpy()
     if empty.any():
         raise VatrackError(f"{where(path, column, _row(empty))}: empty {column}; every row needs one")
-    # "3" and "3.0" from a spreadsheet mean the same user; normalise integral floats.
-    return stripped.str.replace(r"^(-?\d+)\.0+$", r"\1", regex=True)
+    # "3" and "3.0" from a spreadsheet mean the same user; normalise integral floats (the regex
+    # only where a "." is: it was most of the time of reading a large frame).
+    dotted = stripped.str.contains(".", regex=False).to_numpy()
+    if dotted.any():
+        stripped = stripped.copy()
+        stripped[dotted] = stripped[dotted].str.replace(r"^(-?\d+)\.0+$", r"\1", regex=True)
+    return stripped
 
 
 def _typed(values: pd.Series, path, column, kind, format: DiaryFormat, shown: str) -> pd.Series:
