@@ -167,7 +167,7 @@ def test_library_errors_name_parameters_and_the_cli_names_flags(task_files, tmp_
     from vatrack.protocols import official_style_folds
     from vatrack.training.loggers import check_logger
 
-    with pytest.raises(VatrackError, match=r"^n_folds must be at least 2 \(got 1\)$"):
+    with pytest.raises(VatrackError, match=r"^`n_folds` must be at least 2 \(got 1\)$"):
         official_style_folds(make_diaries(n_users=6, seed=0), n_folds=1)
     with pytest.raises(VatrackError, match="^logger must be one of"):
         check_logger("paper")

@@ -88,7 +88,7 @@ def test_targets_are_judged_on_the_named_candidate_never_on_the_maximum(base_sco
     # A target that names its own version keeps it.
     own = compare_results([ref, better], targets=[{**targets[0], "version": "better"}], candidate="ref")
     assert own.targets.iloc[0]["version"] == "better" and own.targets.iloc[0]["status"] == "pass"
-    with pytest.raises(VatrackError, match="--candidate 'nope'"):
+    with pytest.raises(VatrackError, match="^`candidate` 'nope' is not one of the versions"):
         compare_results([ref, better], candidate="nope")
 
 
@@ -165,7 +165,7 @@ def test_cache_reuses_seeds_and_runs_only_new_ones(tmp_path, synthetic_split):
 
 def test_compare_refuses_an_unrelated_folder_without_force(tmp_path):
     (tmp_path / "notes.txt").write_text("keep me")
-    with pytest.raises(VatrackError, match="--force"):
+    with pytest.raises(VatrackError, match="`force=True`"):
         prepare_compare_dir(tmp_path)
     (tmp_path / "summary.json").write_text("{}")
     assert prepare_compare_dir(tmp_path) == tmp_path and (tmp_path / "notes.txt").exists()

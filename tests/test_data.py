@@ -149,3 +149,73 @@ def test_loader_fuzz_rows(tmp_path, rows):
     else:
         with pytest.raises(VatrackError, match="outside the"):
             load_diary(path, require_labels=True)
+
+
+# --- a hand-made DataFrame: one validation, whether it comes through load_diary or fit/predict ---------
+
+
+def _hand_made() -> pd.DataFrame:
+    """What a library user builds: integer keys, text timestamps, no is_words or collection_phase."""
+    return pd.DataFrame({"user_id": [2, 2, 1, 1], "text_id": [1, 2, 1, 2], "text": ["fine", "tired", "ok", "sad"],
+                         "timestamp": ["2021-06-09 12:00", "2021-06-10 08:00", "2021-06-09 09:00", "2021-06-11 10:00"],
+                         "valence": [1.0, -1.0, 0.0, -2.0], "arousal": [1.0, 0.0, 1.0, 2.0]})
+
+
+BAD_FRAMES = [
+    ("missing columns", lambda f: f.drop(columns=["text", "timestamp"]), ": missing column(s) 'text', 'timestamp'"),
+    ("missing labels", lambda f: f.drop(columns=["arousal"]), ": missing column(s) 'arousal'"),
+    ("label not a number", lambda f: f.assign(valence=[1, "high", 0, 0]), ", column 'valence', row 2: 'high' is not a number"),
+    ("label off the scale", lambda f: f.assign(arousal=[1, 1, 5, 1]), ", column 'arousal', row 3: 5 is outside the arousal scale"),
+    ("time not a time", lambda f: f.assign(timestamp=["2021-06-09", "soon", "2021-06-09", "2021-06-10"]),
+     ", column 'timestamp', row 2: 'soon' cannot be read as a date"),
+    ("is_words not a bool", lambda f: f.assign(is_words=[True, False, "maybe", False]),
+     ", column 'is_words', row 3: 'maybe' is not True/False"),
+    ("empty key", lambda f: f.assign(user_id=[2, 2, None, 1]), ", column 'user_id', row 3: empty user_id"),
+    ("duplicate key", lambda f: f.assign(text_id=[1, 1, 1, 2]), ", column 'text_id', row 2: duplicate (user_id, text_id)"),
+]
+
+
+@pytest.mark.parametrize(("case", "damage", "message"), BAD_FRAMES, ids=[c[0] for c in BAD_FRAMES])
+def test_a_bad_frame_fails_alike_in_load_diary_and_in_fit(case, damage, message):
+    """Same check, same line; load_diary says <DataFrame>, fit names its parameter `train`."""
+    from vatrack.models import make_model
+
+    frame = damage(_hand_made())
+    with pytest.raises(VatrackError) as loaded:
+        load_diary(frame, require_labels=True)
+    with pytest.raises(VatrackError) as fitted:
+        make_model("user-mean").fit(frame)
+    assert str(loaded.value).startswith("<DataFrame>" + message), str(loaded.value)
+    assert str(fitted.value) == str(loaded.value).replace("<DataFrame>", "train", 1)
+    if "label" not in case:   # inputs to predict need no labels
+        with pytest.raises(VatrackError) as predicted:
+            make_model("user-mean").fit(_hand_made()).predict(frame.drop(columns=["valence", "arousal"], errors="ignore"))
+        assert str(predicted.value).startswith("inputs" + message)
+
+
+def test_a_hand_made_frame_reads_as_load_diary_reads_it_in_the_callers_order():
+    from vatrack.data import read_frame, sort_diary
+    from vatrack.features import diary_frame
+
+    frame = _hand_made().assign(mood_note=[7, 8, 9, 10])   # a column vatrack does not know
+    canonical = load_diary(frame)
+    mine = diary_frame(frame, "train", labels=True)
+    assert mine["user_id"].tolist() == ["2", "2", "1", "1"]           # the caller's rows, in the caller's order
+    assert not mine["is_words"].any() and mine["collection_phase"].isna().all()   # without is_words: False
+    assert mine["mood_note"].tolist() == [7, 8, 9, 10] and canonical["mood_note"].tolist() == [9, 10, 7, 8]
+    pd.testing.assert_frame_equal(sort_diary(mine)[list(canonical.columns)], canonical)
+    assert "valence" not in read_frame(frame.drop(columns=["valence", "arousal"]), "inputs").columns
+
+
+def test_unrated_rows_are_left_out_by_load_diary_and_refused_by_fit(caplog):
+    """The one difference, on purpose: load_diary(require_labels=True) drops unrated rows with a
+    note (the CLI's train does the same); fit never drops a caller's rows silently."""
+    from vatrack.models import make_model
+
+    frame = _hand_made().assign(valence=[1.0, None, 0.0, -2.0])
+    assert load_diary(frame, require_labels=True)["text"].tolist() == ["ok", "sad", "fine"]
+    with pytest.raises(VatrackError, match=r"^train, column 'valence', row 2: missing label; .*require_labels=True"):
+        make_model("user-mean").fit(frame)
+    make_model("user-mean").fit(load_diary(frame, require_labels=True))   # the way to train on the rated rows
+    with pytest.raises(VatrackError, match="must be a pandas DataFrame, got list"):
+        make_model("user-mean").fit([1, 2])

@@ -47,7 +47,7 @@ def test_every_missing_column_is_listed_at_once(tmp_path, capsys):
     for column in ("'user_id'", "'text'", "'timestamp'", "'valence'", "'arousal'"):
         assert column in lines[0]
     assert "columns found: participant, entry, date, diary_text, sam_valence, sam_arousal" in lines[0]
-    assert "--column" in lines[0]
+    assert "map yours with --column, e.g. --column user_id=participant" in lines[0]
 
 
 def test_mapping_to_a_column_the_file_lacks_is_one_line(tmp_path):
@@ -107,10 +107,15 @@ def test_out_of_scale_rating_names_the_row(tmp_path):
     assert "column 'sam_valence', row 2" in str(err.value) and "outside the valence scale 1..9" in str(err.value)
 
 
-def test_ratings_off_the_model_scale_suggest_scale_option(tmp_path):
+def test_ratings_off_the_model_scale_suggest_scale_option(tmp_path, capsys):
     path = write(tmp_path, ema([("A", 1, "2025-03-04 10:00", "fine", 7, 3)]))
-    with pytest.raises(VatrackError, match=r"--scale valence=LO:HI"):
+    # the library names its parameter, the CLI the flag
+    with pytest.raises(VatrackError, match=r"give yours with `scales=\{'valence': \(LO, HI\)\}`"):
         load_diary(path, format=parse_format(MAPPING))
+    args = [f"--column={c}" for c in MAPPING]
+    code, _, stderr = run_cli(["baseline", "--method", "mean", "--train", path, "--data", path,
+                               "--out", path.parent / "p.csv", *args], capsys)
+    assert code == 2 and "give yours with --scale valence=LO:HI)" in stderr, stderr
 
 
 @pytest.mark.parametrize("bad", ["valence=9:1", "valence=1-9", "mood=1:9", "valence=a:b"])
@@ -242,7 +247,7 @@ def test_tab_separated_and_utf16_exports(tmp_path):
 def test_explicit_separator_and_an_ambiguous_header(tmp_path):
     # The header splits on both ',' and ';' and so does every row: ask, do not guess.
     path = write(tmp_path, "user_id;text_id,text;timestamp\n1;1,hi;2025-01-01\n")
-    with pytest.raises(VatrackError, match="cannot tell the separator.*--sep"):
+    with pytest.raises(VatrackError, match="cannot tell the separator.*pass `sep` \\(e.g. `sep=';'`\\)"):
         read_diary(path)
     frame = load_diary(write(tmp_path, "user_id|text_id|text|timestamp\n1|1|a, b; c|2025-01-01\n", name="p.csv"),
                        format=parse_format(sep="|"))

@@ -77,6 +77,10 @@ def test_license_is_an_spdx_expression_and_the_build_backend_reads_it():
     project = _pyproject()
     assert project["project"]["license"] == "Apache-2.0"
     assert "setuptools>=77" in project["build-system"]["requires"]  # first setuptools with PEP 639
+    # The licence text itself: at the root, and named for the sdist and the wheel.
+    assert project["project"]["license-files"] == ["LICENSE"]
+    text = (ROOT / "LICENSE").read_text(encoding="utf-8")
+    assert "Apache License" in text and "Version 2.0, January 2004" in text and "END OF TERMS AND CONDITIONS" in text
 
 
 def test_presets_have_one_home_inside_the_package():
@@ -108,7 +112,7 @@ def _build_wheel(tmp_path: Path) -> Path:
     assert int(setuptools_version.split(".")[0]) >= 77, f"setuptools {setuptools_version}: pip install -e '.[dev]'"
     # Build from a clean copy, so the repository gets no build/ or egg-info folder.
     tree = tmp_path / "tree"
-    for name in ("pyproject.toml", "README.md"):
+    for name in ("pyproject.toml", "README.md", "LICENSE"):
         tree.mkdir(exist_ok=True)
         shutil.copy2(ROOT / name, tree / name)
     shutil.copytree(ROOT / "src", tree / "src", ignore=shutil.ignore_patterns("__pycache__", "*.egg-info", "*.pyc"))
@@ -127,6 +131,7 @@ def test_installed_wheel_trains_a_preset_from_another_folder(tmp_path, tiny_bert
     metadata = next(n for n in names if n.endswith(".dist-info/METADATA"))
     text = zipfile.ZipFile(wheel).read(metadata).decode()
     assert "License-Expression: Apache-2.0" in text and "sentence-transformers" not in text
+    assert "License-File: LICENSE" in text and any(n.endswith(".dist-info/licenses/LICENSE") for n in names)
 
     env_dir = tmp_path / "venv"
     venv.EnvBuilder(with_pip=False).create(env_dir)

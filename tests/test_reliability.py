@@ -233,7 +233,9 @@ def test_refit_run_stopped_by_sigterm_resumes_to_the_uninterrupted_result(files,
     run = tmp_path / "run"
     with pytest.raises(RunInterrupted) as stop:
         _train(files, run, tiny_bert_dir, callbacks=[_SigtermAt(fit, epoch)])
-    assert stop.value.exit_code == 143 and "--resume" in str(stop.value)
+    from vatrack.cli import flags
+
+    assert stop.value.exit_code == 143 and "--resume" in flags(str(stop.value))   # what the CLI prints
     assert not (run / "metrics.json").exists()
     resumed = _train(files, run, tiny_bert_dir, resume=True)
     _same_history(whole, run)
@@ -524,6 +526,7 @@ def test_train_failing_after_the_folder_was_made_leaves_nothing_so_the_retry_wor
     args = ["train", "--data", files["train"], "--out", out, "--encoder", tiny_bert_dir, *tiny_args("epochs=1")]
     code, _, stderr = run_cli([*args, "--set", "val_folds=10"], capsys)
     assert code == 2 and "validation split needs" in one_error_line(stderr)
+    assert "(--set val_folds=10)" in stderr and "train with --val none, or with --set val_folds=2" in stderr  # flags, not parameters
     assert not out.exists()
     code, _, stderr = run_cli(args, capsys)
     assert code == 0, stderr

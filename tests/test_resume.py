@@ -126,7 +126,7 @@ def test_resume_refuses_a_changed_config_and_a_foreign_folder(tmp_path, capsys):
     (run / "config.yaml").write_text("name: something else\n")
     (run / "checkpoints" / "resume.ckpt").write_bytes(b"x")
     code, _, stderr = run_cli(["train", "--data", data, "--out", run, "--resume"], capsys)
-    assert code == 2 and "same preset" in stderr
+    assert code == 2 and "--resume needs the same --preset, --set and --encoder" in stderr
     other = tmp_path / "other"
     other.mkdir()
     (other / "notes.txt").write_text("mine")

@@ -124,7 +124,7 @@ def test_a_sweep_never_selects_on_confirmation_seeds(task_files, tmp_path):
     frame = load_diary(task_files["train"], require_labels=True)
     with pytest.raises(VatrackError, match="may not use confirmation seeds"):
         run_sweep(frame, "v3.3", 1, tmp_path, storage=f"sqlite:///{tmp_path / 's.db'}", seeds=(0, 1000))
-    with pytest.raises(VatrackError, match="--confirm has 5 seeds"):
+    with pytest.raises(VatrackError, match="`confirm=True` has 5 seeds"):
         run_sweep(frame, "v3.3", 1, tmp_path, storage=f"sqlite:///{tmp_path / 's.db'}", confirm_seeds=6)
 
 

@@ -11,6 +11,7 @@ import inspect
 from enum import Enum
 import logging
 import os
+import re
 import sys
 from pathlib import Path
 from typing import Optional
@@ -31,7 +32,58 @@ class _NoteHandler(logging.Handler):
     """Library notes (logger ``vatrack``: dates read day-first, unrated rows left out) as `note:` lines on stderr."""
 
     def emit(self, record):
-        err_console.print(f"note: {record.getMessage()}", markup=False, highlight=False, soft_wrap=True)
+        err_console.print(f"note: {flags(record.getMessage())}", markup=False, highlight=False, soft_wrap=True)
+
+
+# The one table from the parameter names the library's messages use (`force=True`, `n_folds`;
+# see vatrack.errors) to this CLI's flags, applied to every error and note before it is printed.
+# A flag ending in "=" takes the value glued on (a preset key: --set val_folds=2); a dict maps
+# each value to its own flag (date_order='dayfirst' -> --dayfirst). Names not listed stay as
+# they are. tests/test_messages.py checks that every name a library message uses is listed.
+FLAGS: dict[str, str | dict[str, str]] = {
+    "force": "--force", "resume": "--resume", "confirm": "--confirm", "out": "--out",
+    "n_folds": "--folds", "folds": "--folds", "n_seeds": "--seeds", "seed": "--seed",
+    "sampler_seed": "--sampler-seed", "confirm_seeds": "--confirm-seeds", "confirm_folds": "--confirm-folds",
+    "preset": "--preset", "presets": "--presets", "method": "--method", "methods": "--methods",
+    "encoder": "--encoder", "overrides": "--set", "val": "--val", "val_folds": "--set val_folds=",
+    "jobs": "--jobs", "logger": "--logger", "accelerator": "--accelerator", "devices": "--devices",
+    "strategy": "--strategy", "num_nodes": "--num-nodes", "ensemble": "--ensemble",
+    "weights": "--weights", "run_dirs": "--runs", "oof": "--oof", "reference": "--reference",
+    "candidate": "--candidate", "n_trials": "--trials", "study_name": "--study", "storage": "--storage",
+    "columns": "--column", "scales": "--scale", "sep": "--sep", "date_format": "--date-format",
+    "date_order": {"'dayfirst'": "--dayfirst", "'monthfirst'": "--monthfirst"},
+}
+
+
+def _flag_value(value: str) -> str:
+    """A Python-spelled value as the CLI takes it: 'x' -> x, {'k': v} -> k=v, (lo, hi) -> lo:hi."""
+    value = value.strip()
+    pair = re.fullmatch(r"\{\s*(['\"]?)([^'\":]*)\1\s*:\s*(.*)\}", value)
+    if pair:
+        return f"{pair.group(2)}={_flag_value(pair.group(3))}"
+    span = re.fullmatch(r"\((.*),(.*)\)", value)
+    if span:
+        return f"{_flag_value(span.group(1))}:{_flag_value(span.group(2))}"
+    quoted = re.fullmatch(r"(['\"])(.*)\1", value)
+    return quoted.group(2) if quoted else value
+
+
+def flags(message: str) -> str:
+    """A library message with the parameters it names (`force=True`) written as flags (--force)."""
+    from vatrack.errors import PARAM
+
+    def flag(match) -> str:
+        name, value = match.group(1), match.group(2)
+        spec = FLAGS.get(name)
+        if isinstance(spec, dict):
+            return spec.get(value, match.group(0))
+        if spec is None:
+            return match.group(0)
+        if value is None or value == "True":
+            return spec.rstrip("=")
+        return spec + _flag_value(value) if spec.endswith("=") else f"{spec} {_flag_value(value)}"
+
+    return PARAM.sub(flag, message)
 
 
 def _show_version(value: bool) -> None:
@@ -66,7 +118,7 @@ def main() -> None:
     try:
         code = app(standalone_mode=False)
     except VatrackError as err:
-        _error(str(err))
+        _error(flags(str(err)))
         sys.exit(err.exit_code)
     except Interrupted as stop:
         _error(f"{stop}; the command did not finish, rerun it")
@@ -136,7 +188,7 @@ def _threads(threads: int | None) -> int:
     return threads
 
 
-def _seed(seed: int, option: str = "--seed") -> int:
+def _seed(seed: int, option: str = "seed") -> int:
     from vatrack.experiments.runs import check_seed
 
     return check_seed(seed, option)
@@ -677,7 +729,7 @@ def sweep(
     if not 1 <= seeds <= MAX_SEEDS:
         raise VatrackError(f"--seeds must be between 1 and {MAX_SEEDS} (got {seeds})")
     if sampler_seed is not None:
-        _seed(sampler_seed, "--sampler-seed")
+        _seed(sampler_seed, "sampler_seed")
     _threads(threads)
     search = load_space(space) if space else None
     frame = load_diary(data, require_labels=True, format=fmt)

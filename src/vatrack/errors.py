@@ -3,13 +3,24 @@
 The CLI catches :class:`VatrackError`, prints its message as a single line and exits
 with code 2. Library code raises it with a message that names the file, the column and
 the first offending row where they apply, and says what to do.
+
+A message names the *parameters* of the library call, never the CLI's flags, in one
+recognisable form: in backticks, alone or with the value to pass, as Python spells it
+(`` `force=True` ``, `` `n_folds` ``, `` `val='none'` ``, `` `columns={'user_id': 'YOURS'}` ``).
+A Python caller reads the message as it is; the CLI rewrites the names it knows into its
+flags (``--force``, ``--folds``, ``--val none``, ``--column user_id=YOURS``) with its one
+table, ``vatrack.cli.FLAGS``, before printing. ``VatrackError.params`` lists the names.
 """
 
 from __future__ import annotations
 
 import contextlib
+import re
 import signal
 import threading
+
+# A parameter named in a message: `name` or `name=value` (value as Python spells it).
+PARAM = re.compile(r"`([A-Za-z_][A-Za-z0-9_]*)(?:=([^`]*))?`")
 
 
 class VatrackError(Exception):
@@ -20,6 +31,11 @@ class VatrackError(Exception):
     def __init__(self, message: str):
         # Keep it to one line whatever the caller passed in.
         super().__init__(" ".join(str(message).split()))
+
+    @property
+    def params(self) -> tuple[str, ...]:
+        """The parameters the message names (`force=True` -> 'force'), in order, once each."""
+        return tuple(dict.fromkeys(m.group(1) for m in PARAM.finditer(str(self))))
 
 
 class RunInterrupted(VatrackError):
@@ -83,7 +99,7 @@ def sigterm_deferred():
     """Inside the block a SIGTERM is only noted, and raised as Interrupted when the block ends.
 
     For code that stops cleanly by itself on SIGTERM (Lightning finishes the step, raises its
-    own exception, which the training layer reports with a --resume hint): an exception in
+    own exception, which the training layer reports with a `resume=True` hint): an exception in
     the middle of a checkpoint write would leave a half-written file. A no-op unless
     ``raise_on_sigterm`` is active.
     """

@@ -27,7 +27,7 @@ _WRITE_ERRNOS = {errno.ENOSPC, errno.EROFS, errno.EACCES, errno.EPERM, errno.EDQ
 
 def _cannot_write(path, err: OSError) -> VatrackError:
     return VatrackError(f"cannot write {path} ({err.strerror or err}); check the folder's permissions and free disk space, "
-                        "or choose another --out")
+                        "or choose another `out`")
 
 
 @contextmanager
@@ -62,12 +62,12 @@ def check_writable(path) -> Path:
     """Fail now, before any work, when a file cannot be written at ``path`` (an --out)."""
     path = Path(path)
     if path.is_dir():
-        raise VatrackError(f"{path} is a folder; --out needs the path of a file")
+        raise VatrackError(f"{path} is a folder; `out` needs the path of a file")
     probe = path.parent
     while not probe.exists() and probe != probe.parent:
         probe = probe.parent
     if not probe.is_dir():
-        raise VatrackError(f"cannot write {path}: {probe} is a file, not a folder; choose another --out")
+        raise VatrackError(f"cannot write {path}: {probe} is a file, not a folder; choose another `out`")
     if probe == path.parent:
         try:  # the only sure test: create (and remove) a file where the output will go
             fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".check", dir=probe)
@@ -76,7 +76,7 @@ def check_writable(path) -> Path:
         except OSError as err:
             raise _cannot_write(path, err) from None
     elif not os.access(probe, os.W_OK | os.X_OK):
-        raise VatrackError(f"cannot write {path}: folder {probe} is not writable; choose another --out")
+        raise VatrackError(f"cannot write {path}: folder {probe} is not writable; choose another `out`")
     return path
 
 
@@ -122,11 +122,11 @@ def claim_run_dir(path) -> Path:
     ends (also by SIGKILL: the kernel drops the lock). Another process holding it -> exit 2."""
     path = Path(path)
     if path.exists() and not path.is_dir():
-        raise VatrackError(f"{path} exists and is a file, not a folder; choose another --out")
+        raise VatrackError(f"{path} exists and is a file, not a folder; choose another `out`")
     try:
         path.mkdir(parents=True, exist_ok=True)
     except OSError as err:
-        raise VatrackError(f"cannot create folder {path} ({err.strerror or err}); choose another --out") from None
+        raise VatrackError(f"cannot create folder {path} ({err.strerror or err}); choose another `out`") from None
     lock = path / LOCK_NAME
     key = os.path.realpath(path)
     held = _CLAIMS.get(key)
@@ -140,7 +140,7 @@ def claim_run_dir(path) -> Path:
     try:
         fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o644)
     except OSError as err:
-        raise VatrackError(f"cannot write in {path} ({err.strerror or err}); choose another --out") from None
+        raise VatrackError(f"cannot write in {path} ({err.strerror or err}); choose another `out`") from None
     try:
         import fcntl
 
@@ -150,7 +150,7 @@ def claim_run_dir(path) -> Path:
     except OSError:
         os.close(fd)
         raise VatrackError(f"{path} is being written by another vatrack command right now; wait for it to finish "
-                           "or choose another --out") from None
+                           "or choose another `out`") from None
     _CLAIMS[key] = fd
     return path
 
@@ -182,7 +182,7 @@ def prepare_run_dir(path, force: bool = False) -> Path:
     entries = run_dir_entries(path)
     if entries:
         if not force:
-            raise VatrackError(f"{path} already exists and is not empty; pass --force to overwrite it or choose another --out")
+            raise VatrackError(f"{path} already exists and is not empty; pass `force=True` to overwrite it or choose another `out`")
         for entry in entries:
             if entry.is_dir() and not entry.is_symlink():
                 shutil.rmtree(entry)

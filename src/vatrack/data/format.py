@@ -124,7 +124,7 @@ class DiaryFormat:
             return even[0]
         names = " or ".join(f"{_SEP_NAMES[s]} ('{s}')" if s != "\t" else "tab" for s in (even or splitting))
         raise VatrackError(f"{path}: cannot tell the separator: the header splits on {names}; "
-                           f"pass --sep (e.g. --sep ';')")
+                           f"pass `sep` (e.g. `sep=';'`)")
 
     def rename(self, raw: pd.DataFrame, path) -> pd.DataFrame:
         """The raw frame with the user's columns renamed to vatrack's; a canonical name the
@@ -162,22 +162,22 @@ class DiaryFormat:
                 if day_proof.any() and month_proof.any():
                     a, b = text[day_proof[day_proof].index[0]], text[month_proof[month_proof].index[0]]
                     raise VatrackError(f"{label}: dates mix day-first ('{a}') and month-first ('{b}'); "
-                                       "make the column consistent, or give --date-format")
+                                       "make the column consistent, or give `date_format`")
                 if day_proof.any() or month_proof.any():
                     order = "dayfirst" if day_proof.any() else "monthfirst"
                     proof = text[(day_proof if day_proof.any() else month_proof).idxmax()]
                     note = (f"{label}: read dates {'day' if order == 'dayfirst' else 'month'}-first "
-                            f"('{proof}' can only be read that way); pass --{order} to make it explicit")
+                            f"('{proof}' can only be read that way); pass `date_order='{order}'` to make it explicit")
                 elif (first != second).any():
                     example = text[(first != second).idxmax()]
                     raise VatrackError(f"{label}: ambiguous dates: '{example}' reads as day-first or month-first "
-                                       "and no value settles it; pass --dayfirst, --monthfirst or --date-format FMT")
+                                       "and no value settles it; pass `date_order='dayfirst'`, `date_order='monthfirst'` or `date_format=FMT`")
             else:
                 contradiction = month_proof if order == "dayfirst" else day_proof
                 if contradiction.any():
                     i = contradiction.idxmax()
                     raise VatrackError(f"{where(path, column, int(i) + 1)}: '{text[i]}' cannot be read {order} "
-                                       f"(no month {'above' if order == 'dayfirst' else 'below'} 12 there); check --{order}")
+                                       f"(no month {'above' if order == 'dayfirst' else 'below'} 12 there); check `date_order='{order}'`")
         parsed = pd.to_datetime(text, errors="coerce", format="mixed", utc=True, dayfirst=order == "dayfirst")
         return _checked(parsed, text, path, column, "cannot be read as a date and time; use e.g. 2021-06-09 12:41:57"), note
 

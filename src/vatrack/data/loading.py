@@ -85,8 +85,58 @@ def read_diary(source, *, required=REQUIRED, format: DiaryFormat | None = None, 
     else:
         path = Path(source)
         raw = _read_raw(path, format)
+    frame = _validated(raw, path, required, need_label_columns, format)
+    if isinstance(source, pd.DataFrame):
+        frame = _callers_columns(frame, source, format)
+    frame["_row"] = np.arange(len(frame))
+    frame = sort_diary(frame)
+    row = frame.pop("_row").to_numpy()
+    return Diary(frame=frame, raw=raw, row=row, format=format, path=str(path))
+
+
+def read_frame(frame, name: str = "frame", *, required=REQUIRED, labels: bool = False) -> pd.DataFrame:
+    """A caller's DataFrame, validated as :func:`load_diary` validates a file, in the caller's row order.
+
+    What ``fit`` / ``predict`` read (through ``vatrack.features.diary_frame``): the same column
+    checks, types, scales and dates as a file, and the canonical columns filled (``is_words``
+    False, ``collection_phase`` missing). Messages name ``name``, the parameter the frame came
+    in (``train, column 'valence', row 3: ...``), and count rows in the frame's order. Unlike a
+    file, rows keep their order, ``text_id`` is not numbered for the caller when ``required``
+    names it (predictions are keyed by it), and with ``labels`` every row needs valence and
+    arousal (``load_diary(frame, require_labels=True)`` leaves unrated rows out instead).
+    Columns vatrack does not know pass through with the caller's values.
+    """
+    if not isinstance(frame, pd.DataFrame):
+        raise VatrackError(f"{name} must be a pandas DataFrame, got {type(frame).__name__}")
+    raw = _raw_from_frame(frame, name, allow_empty=True)
+    out = _validated(raw, name, required, labels, DiaryFormat(), number_texts=False)
+    out = _callers_columns(out, frame, DiaryFormat())
+    # inputs to predict stay without label columns
+    out = out.drop(columns=[c for c in LABELS if c not in {str(c).strip() for c in frame.columns}])
+    if labels and len(out):
+        unrated = out[list(LABELS)].isna().to_numpy()
+        if unrated.any():
+            i, j = divmod(int(np.argmax(unrated)), len(LABELS))
+            raise VatrackError(f"{where(name, LABELS[j], i + 1)}: missing label; training needs valence and arousal on "
+                               "every row (leave unrated rows out, as load_diary(frame, require_labels=True) does)")
+    return out
+
+
+def _callers_columns(out: pd.DataFrame, source: pd.DataFrame, format: DiaryFormat) -> pd.DataFrame:
+    """Columns vatrack does not know keep the caller's values (not their text), in ``out``'s row order."""
+    mapped = set(format.columns.values())
+    for column in source.columns:
+        name = str(column).strip()
+        if name not in {*REQUIRED, *OPTIONAL} and name not in mapped and name in out:
+            out[name] = source[column].to_numpy()
+    return out
+
+
+def _validated(raw: pd.DataFrame, path, required, need_label_columns: bool, format: DiaryFormat,
+               number_texts: bool = True) -> pd.DataFrame:
+    """The canonical frame of ``raw`` (the source as text), in ``raw``'s row order; every check."""
     named = format.rename(raw, path)
-    _check_columns(named, path, required, need_label_columns, format)
+    _check_columns(named, path, required, need_label_columns, number_texts, from_frame=bool(raw.attrs.get("frame")))
     frame = pd.DataFrame(index=named.index)
     for column in named.columns:
         values = named[column]
@@ -104,7 +154,7 @@ def read_diary(source, *, required=REQUIRED, format: DiaryFormat | None = None, 
             frame[column] = _typed(values, path, column, OPTIONAL[column], format, shown)
         else:
             frame[column] = values  # unknown extra columns pass through untouched
-    if "text_id" not in frame:
+    if "text_id" not in frame and number_texts:
         frame.insert(1, "text_id", [str(i + 1) for i in range(len(frame))])
         log.info(f"{path}: no text_id column; entries are numbered by their row in the file")
     if "is_words" not in frame:
@@ -114,16 +164,13 @@ def read_diary(source, *, required=REQUIRED, format: DiaryFormat | None = None, 
     for label in LABELS:
         if label not in frame:
             frame[label] = np.nan
-    duplicated = frame.duplicated(list(KEYS)).to_numpy()
+    duplicated = frame.duplicated(list(KEYS)).to_numpy() if set(KEYS) <= set(frame) else np.zeros(len(frame), bool)
     if duplicated.any():
         i = int(np.argmax(duplicated))
         raise VatrackError(
             f"{where(path, 'text_id', i + 1)}: duplicate (user_id, text_id) = ({frame.user_id.iat[i]}, {frame.text_id.iat[i]}); every text needs its own id"
         )
-    frame["_row"] = np.arange(len(frame))
-    frame = sort_diary(frame)
-    row = frame.pop("_row").to_numpy()
-    return Diary(frame=frame, raw=raw, row=row, format=format, path=str(path))
+    return frame
 
 
 def sort_diary(frame: pd.DataFrame) -> pd.DataFrame:
@@ -139,19 +186,25 @@ def _user_sort_key(users: pd.Series) -> pd.Series:
     return numbers.fillna(np.inf)
 
 
-def _raw_from_frame(source: pd.DataFrame, path: str) -> pd.DataFrame:
+def _raw_from_frame(source: pd.DataFrame, path: str, allow_empty: bool = False) -> pd.DataFrame:
     """A caller's DataFrame as the loader's raw text table (timestamps and numbers as text)."""
-    if len(source) == 0:
+    if len(source) == 0 and not allow_empty:
         raise VatrackError(f"{path}: has no rows")
+    names = [str(c).strip() for c in source.columns]
+    twice = [c for c in names if names.count(c) > 1]
+    if twice:
+        raise VatrackError(f"{path}: column '{twice[0]}' appears more than once")
     raw = pd.DataFrame(index=range(len(source)))
-    for column in source.columns:
+    for column, name in zip(source.columns, names):
         values = source[column].reset_index(drop=True)
+        if isinstance(values.dtype, pd.DatetimeTZDtype):
+            values = values.dt.tz_convert("UTC").dt.tz_localize(None)   # a zone is read as UTC, as in a file
         if pd.api.types.is_datetime64_any_dtype(values):
             text = values.dt.strftime("%Y-%m-%d %H:%M:%S.%f").where(values.notna(), None)
         else:
-            text = values.map(lambda v: None if v is None or (isinstance(v, float) and np.isnan(v)) or v is pd.NA
-                              else str(v))
-        raw[str(column).strip()] = text
+            text = values.astype(object).where(values.notna(), None).map(str, na_action="ignore")
+        raw[name] = text
+    raw.attrs["frame"] = True
     return raw
 
 
@@ -202,14 +255,18 @@ def _check_field_counts(text: str, path: Path, sep: str) -> None:
             raise VatrackError(f"{where(path, row=n)}: has {len(fields)} fields but the header has {width}; check quoting and separators")
 
 
-def _check_columns(raw, path, required, need_labels, format: DiaryFormat) -> None:
+def _check_columns(raw, path, required, need_labels, number_texts: bool = True, from_frame: bool = False) -> None:
     """Every missing column at once, with what the file has and how to map it."""
-    need = [c for c in required if c != "text_id"] + (list(LABELS) if need_labels else [])
+    need = [c for c in required if c != "text_id" or not number_texts] + (list(LABELS) if need_labels else [])
     missing = [c for c in need if c not in raw.columns]
     if missing:
         unmapped = [c for c in raw.columns if c not in MAPPABLE]
-        hint = (f"; map yours with --column, e.g. --column {missing[0]}={unmapped[0]}" if unmapped
-                else "; map yours with --column VATRACK=YOURS")
+        if from_frame:   # a DataFrame: its columns are renamed in pandas
+            hint = (f"; rename yours, e.g. .rename(columns={{'{unmapped[0]}': '{missing[0]}'}})" if unmapped
+                    else f"; a diary frame has {', '.join(REQUIRED)} (+ {', '.join(LABELS)} to train)")
+        else:
+            hint = (f"; map yours with `columns`, e.g. `columns={{'{missing[0]}': '{unmapped[0]}'}}`" if unmapped
+                    else "; map yours with `columns={'VATRACK': 'YOURS'}`")
         raise VatrackError(f"{path}: missing column(s) {', '.join(repr(c) for c in missing)} "
                            f"(columns found: {', '.join(raw.columns)}){hint}")
 
@@ -223,8 +280,13 @@ def _keys(values: pd.Series, path, column) -> pd.Series:
     empty = (stripped == "").to_numpy()
     if empty.any():
         raise VatrackError(f"{where(path, column, _row(empty))}: empty {column}; every row needs one")
-    # "3" and "3.0" from a spreadsheet mean the same user; normalise integral floats.
-    return stripped.str.replace(r"^(-?\d+)\.0+$", r"\1", regex=True)
+    # "3" and "3.0" from a spreadsheet mean the same user; normalise integral floats (the regex
+    # only where a "." is: it was most of the time of reading a large frame).
+    dotted = stripped.str.contains(".", regex=False).to_numpy()
+    if dotted.any():
+        stripped = stripped.copy()
+        stripped[dotted] = stripped[dotted].str.replace(r"^(-?\d+)\.0+$", r"\1", regex=True)
+    return stripped
 
 
 def _typed(values: pd.Series, path, column, kind, format: DiaryFormat, shown: str) -> pd.Series:
@@ -252,8 +314,8 @@ def _typed(values: pd.Series, path, column, kind, format: DiaryFormat, shown: st
         outside = ((numbers < low) | (numbers > high)).to_numpy()
         if outside.any():
             i = _row(outside)
-            how = ("set with --scale" if column in format.scales
-                   else f"the model's own; give yours with --scale {column}=LO:HI")
+            how = ("set with `scales`" if column in format.scales
+                   else f"the model's own; give yours with `scales={{'{column}': (LO, HI)}}`")
             raise VatrackError(f"{where(path, shown, i)}: {numbers.iat[i - 1]:g} is outside the {column} scale "
                                f"{low:g}..{high:g} ({how})")
         return pd.Series(format.to_model(column, numbers), index=numbers.index)

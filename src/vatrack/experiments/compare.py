@@ -363,10 +363,10 @@ def compare_results(results: list[VersionResult], reference: str | None = None, 
     names = [r.name for r in results]
     reference = reference or names[0]
     if reference not in names:
-        raise VatrackError(f"--reference '{reference}' is not one of the versions: {', '.join(names)}")
+        raise VatrackError(f"`reference` '{reference}' is not one of the versions: {', '.join(names)}")
     candidate = candidate or (names[0] if len(names) == 1 else None)
     if candidate not in (None, *names):
-        raise VatrackError(f"--candidate '{candidate}' is not one of the versions: {', '.join(names)}")
+        raise VatrackError(f"`candidate` '{candidate}' is not one of the versions: {', '.join(names)}")
     stats_rows = []
     for r in results:
         metrics = [c for c in r.per_fold.columns if c not in ("seed", "fold")]
@@ -404,9 +404,9 @@ def run_comparison(frame: pd.DataFrame, versions: list[Version], out_dir, n_fold
         v.config()  # every version validated before the first (possibly long) run
     names = [v.name for v in versions]
     if reference is not None and reference not in names:
-        raise VatrackError(f"--reference '{reference}' is not one of the versions: {', '.join(names)}")
+        raise VatrackError(f"`reference` '{reference}' is not one of the versions: {', '.join(names)}")
     if candidate is not None and candidate not in names:
-        raise VatrackError(f"--candidate '{candidate}' is not one of the versions: {', '.join(names)}")
+        raise VatrackError(f"`candidate` '{candidate}' is not one of the versions: {', '.join(names)}")
     for target in targets or []:
         if target.get("version") and target["version"] not in names:
             raise VatrackError(f"target '{target['name']}': no version named '{target['version']}'; versions: {', '.join(names)}")

@@ -29,11 +29,11 @@ def prepare_demo_dir(out, force: bool = False) -> Path:
     """An empty demo folder: a previous demo's folder is regenerated, anything else needs ``force``."""
     out = Path(out)
     if out.exists() and not out.is_dir():
-        raise VatrackError(f"{out} is a file; choose another --out for the demo")
+        raise VatrackError(f"{out} is a file; choose another `out` for the demo")
     if out.exists() and any(out.iterdir()):
         if not (out / MARKER).exists() and not force:
-            raise VatrackError(f"{out} already exists and was not made by the demo; pass --force to empty it "
-                               "or choose another --out")
+            raise VatrackError(f"{out} already exists and was not made by the demo; pass `force=True` to empty it "
+                               "or choose another `out`")
         if out.resolve() in (Path.cwd().resolve(), Path.home().resolve(), Path("/").resolve()):
             raise VatrackError(f"{out} is the current, home or root folder; choose a folder of its own for the demo")
         shutil.rmtree(out)

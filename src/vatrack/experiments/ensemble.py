@@ -40,9 +40,10 @@ INNER_FOLDS = 3
 OUTER_KEYS = ["outer_seed", "outer_fold"]
 
 
-def check_mode(mode: str) -> str:
+def check_mode(mode: str, name: str = "weights") -> str:
+    """``mode`` if it is a weighting mode; ``name``: the caller's parameter that gave it."""
     if mode not in WEIGHT_MODES:
-        raise VatrackError(f"--weights must be one of {', '.join(WEIGHT_MODES)} (got '{mode}')")
+        raise VatrackError(f"`{name}` must be one of {', '.join(WEIGHT_MODES)} (got '{mode}')")
     return mode
 
 
@@ -76,7 +77,7 @@ def simplex_weights(preds: np.ndarray, gold: np.ndarray) -> np.ndarray:
 
 def fit_weights(aligned: pd.DataFrame, n_members: int, mode: str = "cv") -> dict[str, np.ndarray]:
     """Per-dimension weights from rows of :func:`align_members` output."""
-    if check_mode(mode) == "equal" or len(aligned) == 0:
+    if check_mode(mode, "mode") == "equal" or len(aligned) == 0:
         return {dim: np.full(n_members, 1.0 / n_members) for dim in LABELS}
     return {dim: simplex_weights(aligned[[f"pred_{dim}__{i}" for i in range(n_members)]].to_numpy(float),
                                  aligned[dim].to_numpy(float))
@@ -140,7 +141,7 @@ def inner_oof(train: pd.DataFrame, make_estimator, seed: int, inner_folds: int =
 def weights_from_inner(inner: dict[str, pd.DataFrame], mode: str = "cv") -> dict[str, np.ndarray]:
     """Per-dimension weights fitted on the members' inner-CV out-of-fold predictions."""
     names = list(inner)
-    if check_mode(mode) == "equal":
+    if check_mode(mode, "mode") == "equal":
         return fit_weights(pd.DataFrame(), len(names), "equal")
     aligned = align_members([inner[n] for n in names], names)
     return fit_weights(aligned, len(names), mode)
@@ -163,7 +164,7 @@ def cv_ensemble(members: dict[str, pd.DataFrame], mode: str = "cv", inner: dict[
     names = list(members)
     if len(names) < 2:
         raise VatrackError(f"an ensemble needs at least 2 members, got {len(names)}")
-    if check_mode(mode) == "cv" and (inner is None or set(inner) != set(names)):
+    if check_mode(mode, "mode") == "cv" and (inner is None or set(inner) != set(names)):
         raise VatrackError("cv ensemble weights need every member's inner-CV predictions (nested weights)")
     aligned = align_members([members[n] for n in names], names)
     rows, predictions, weights = [], [], []
@@ -199,7 +200,7 @@ class EnsembleRegressor:
     def __init__(self, members: dict, seed: int = 0, mode: str = "cv", inner_folds: int = INNER_FOLDS):
         if len(members) < 2:
             raise VatrackError(f"an ensemble needs at least 2 members, got {len(members)}")
-        self.members, self.seed, self.mode, self.inner_folds = dict(members), int(seed), check_mode(mode), int(inner_folds)
+        self.members, self.seed, self.mode, self.inner_folds = dict(members), int(seed), check_mode(mode, "mode"), int(inner_folds)
         self.weights_: dict[str, np.ndarray] = {}
         self.models_: dict = {}
 
@@ -263,10 +264,10 @@ def ensemble_predict(run_dirs, data_path, out, weights: str = "cv", oof=None) ->
     check_mode(weights)
     run_dirs = [Path(r) for r in run_dirs]
     if len(run_dirs) < 2:
-        raise VatrackError(f"--runs needs at least 2 run folders, got {len(run_dirs)}")
+        raise VatrackError(f"`run_dirs` needs at least 2 run folders, got {len(run_dirs)}")
     names = [r.name if [x.name for x in run_dirs].count(r.name) == 1 else f"{r.name}#{i + 1}" for i, r in enumerate(run_dirs)]
     if oof and len(oof) != len(run_dirs):
-        raise VatrackError(f"--oof needs one folder per run: {len(run_dirs)} runs, {len(oof)} --oof")
+        raise VatrackError(f"`oof` needs one folder per run: {len(run_dirs)} runs, {len(oof)} in `oof`")
     check_writable(out)
     models = [load_run_model(r) for r in run_dirs]  # fail on a bad run before any work
     inputs = strip_labels(load_diary(data_path))
@@ -276,9 +277,9 @@ def ensemble_predict(run_dirs, data_path, out, weights: str = "cv", oof=None) ->
         for i, run in enumerate(run_dirs):
             source = oof[i] if oof else find_oof(run)
             if source is None:
-                raise VatrackError(f"{run}: no out-of-fold predictions for --weights cv; run "
+                raise VatrackError(f"{run}: no out-of-fold predictions for `weights='cv'`; run "
                                    f"`vatrack cv --preset {run}/config.yaml --data TRAIN.csv --out {run}/cv` "
-                                   "(or --method for a baseline), pass --oof, or use --weights equal")
+                                   "(`vatrack cv --method ...` for a baseline), pass `oof`, or use `weights='equal'`")
             frames.append(read_oof(source))
         aligned = align_members(frames, names)
         # Weights must never be fitted on the rows being predicted.
@@ -289,7 +290,7 @@ def ensemble_predict(run_dirs, data_path, out, weights: str = "cv", oof=None) ->
             user, text = wanted[int(np.argmax(overlap))]
             raise VatrackError(f"{data_path}: {int(overlap.sum())} row(s) (first: user_id {user}, text_id {text}) are in the "
                                "out-of-fold predictions the weights are fitted on; weights are never fitted on the data "
-                               "being predicted: predict other data or use --weights equal")
+                               "being predicted: predict other data or use `weights='equal'`")
         fitted = fit_weights(aligned, len(models), "cv")
     else:
         fitted = fit_weights(pd.DataFrame(), len(models), "equal")

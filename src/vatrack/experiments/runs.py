@@ -54,9 +54,9 @@ def launcher_rank() -> int:
     return max(ranks)
 
 
-def check_seed(seed, option: str = "--seed") -> int:
+def check_seed(seed, option: str = "seed") -> int:
     if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed <= MAX_SEED:
-        raise VatrackError(f"{option} must be an integer from 0 to {MAX_SEED} (got {seed})")
+        raise VatrackError(f"`{option}` must be an integer from 0 to {MAX_SEED} (got {seed})")
     return seed
 
 
@@ -153,37 +153,37 @@ def _stopped(stop: BaseException, out: Path, *, writer: bool, fresh: bool, creat
                               "nothing was kept, rerun the same command")
     if signal_name and not isinstance(stop, RunInterrupted):
         # stopped outside the epoch loop (e.g. while saving the model): the loop's checkpoints are there
-        return RunInterrupted(signal_name, f"training stopped by {signal_name} after its last checkpoint; rerun the "
-                              "same command with --resume to finish it")
+        return RunInterrupted(signal_name, f"training stopped by {signal_name} after its last checkpoint; rerun it "
+                              "with `resume=True` to finish it")
     return stop
 
 
 def _resume_checkpoint(out: Path, config) -> Path | None:
     """The checkpoint a --resume continues from; None when the folder holds no run yet."""
     if out.exists() and not out.is_dir():
-        raise VatrackError(f"{out} is a file, not a run folder; choose another --out")
+        raise VatrackError(f"{out} is a file, not a run folder; choose another `out`")
     if not run_dir_entries(out):
         return None  # nothing was started: --resume simply trains from scratch
     checkpoint = out / "checkpoints" / "resume.ckpt"
     if not checkpoint.exists():
         raise VatrackError(f"{out}: nothing to resume (no checkpoints/resume.ckpt; the run ended before its first "
-                           "epoch or is not a vatrack run); pass --force to start it again")
+                           "epoch or is not a vatrack run); pass `force=True` to start it again")
     if (out / "metrics.json").exists():
         raise VatrackError(f"{out}: this run already finished (metrics.json is there); nothing to resume. "
-                           "Use it as it is, or pass --force to train it again")
+                           "Use it as it is, or pass `force=True` to train it again")
     saved = out / "config.yaml"
     if not saved.exists():
-        raise VatrackError(f"{saved} is missing, so --resume cannot check that the run continues with the same "
-                           "configuration; pass --force to start the run again")
+        raise VatrackError(f"{saved} is missing, so `resume=True` cannot check that the run continues with the same "
+                           "configuration; pass `force=True` to start the run again")
     from vatrack.models.presets import load_preset
 
     try:
         same = load_preset(saved) == config   # a flat config.yaml of an older version counts too
     except VatrackError:
-        raise VatrackError(f"{saved}: unreadable; pass --force to start the run again") from None
+        raise VatrackError(f"{saved}: unreadable; pass `force=True` to start the run again") from None
     if not same:
-        raise VatrackError(f"{out}: --resume needs the same preset, --set and --encoder as the interrupted run "
-                           f"(see {saved}); pass --force to start a new run instead")
+        raise VatrackError(f"{out}: `resume=True` needs the same `preset`, `overrides` and `encoder` as the interrupted run "
+                           f"(see {saved}); pass `force=True` to start a new run instead")
     _check_resume_file(checkpoint)
     return checkpoint
 
@@ -199,7 +199,7 @@ def _check_resume_file(checkpoint: Path) -> None:
         ok = False
     if not ok:
         raise VatrackError(f"{checkpoint}: unreadable checkpoint (truncated, empty or not written by vatrack train); "
-                           "pass --force to start the run again")
+                           "pass `force=True` to start the run again")
 
 
 def _devices(devices):
@@ -235,7 +235,7 @@ def run_format(run_dir, format=None):
         record = json.loads(path.read_text(encoding="utf-8"))
         return format.with_scales_from(record)
     except (ValueError, KeyError, TypeError) as err:
-        raise VatrackError(f"{path}: unreadable scale record ({err}); restore it or pass --scale") from None
+        raise VatrackError(f"{path}: unreadable scale record ({err}); restore it or pass `scales`") from None
 
 
 def predict_run(run_dir, data_path, out, format=None) -> Path:

@@ -174,11 +174,11 @@ def open_storage(url: str):
     try:
         return _rdb_storage(url, engine_kwargs)
     except ModuleNotFoundError as err:
-        raise VatrackError(f"--storage {mask_url(url)}: database driver '{err.name}' is not installed "
+        raise VatrackError(f"`storage='{mask_url(url)}'`: database driver '{err.name}' is not installed "
                            "(PostgreSQL: pip install psycopg2-binary)") from None
     except Exception as err:  # bad URL, unreachable server, wrong password
         first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
-        raise VatrackError(f"--storage {mask_url(url)}: cannot open the study database ({first[:200]})") from None
+        raise VatrackError(f"`storage='{mask_url(url)}'`: cannot open the study database ({first[:200]})") from None
 
 
 def _rdb_storage(url: str, engine_kwargs: dict, attempts: int = 6):
@@ -215,7 +215,7 @@ def open_study(storage_url: str, study_name: str, identity: dict, sampler_seed: 
     elif stored != identity:
         differs = sorted(k for k in set(stored) | set(identity) if stored.get(k) != identity.get(k))
         raise VatrackError(f"study '{study_name}' in {mask_url(storage_url)} was started with another "
-                           f"{', '.join(differs)}; use a new --study name or the same settings")
+                           f"{', '.join(differs)}; use a new `study_name` or the same settings")
     return study
 
 
@@ -404,7 +404,7 @@ def run_sweep(frame: pd.DataFrame, preset: str, n_trials: int, out_dir, *, stora
     from vatrack.protocols import check_development_seeds, cv_seeds
 
     if n_trials < 1:
-        raise VatrackError(f"--trials must be at least 1 (got {n_trials})")
+        raise VatrackError(f"`n_trials` must be at least 1 (got {n_trials})")
     check_development_seeds(seeds, "a sweep's objective (a selection)")
     if confirm:
         cv_seeds(confirm_seeds, confirm=True)  # a bad --confirm-seeds fails now, not after the search

@@ -140,7 +140,7 @@ def evaluate_targets(targets: list[dict], stats: pd.DataFrame, candidate: str | 
         if version is None:
             rows.append({"name": target["name"], "version": None, "metric": metric, "direction": sense,
                          "threshold": target["threshold"], "mean": math.nan, "std": math.nan, "ci_low": math.nan,
-                         "ci_high": math.nan, "delta": math.nan, "status": "not judged (no --candidate)",
+                         "ci_high": math.nan, "delta": math.nan, "status": "not judged (no candidate named)",
                          "ci_clears": False})
             continue
         row = stats[(stats["version"] == version) & (stats["metric"] == metric)]

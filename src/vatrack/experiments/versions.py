@@ -80,7 +80,7 @@ def parse_versions(presets=None, methods=None, ensemble: str | None = None, enco
     for method in _split_list(methods):
         versions.append(Version(method, "method", method, (), encoder))
     if not versions:
-        raise VatrackError("nothing to compare: give --presets and/or --methods")
+        raise VatrackError("nothing to compare: give `presets` and/or `methods`")
     names = [v.name for v in versions]
     duplicated = sorted({n for n in names if names.count(n) > 1})
     if duplicated:
@@ -89,8 +89,8 @@ def parse_versions(presets=None, methods=None, ensemble: str | None = None, enco
         from vatrack.experiments.ensemble import check_mode
 
         if len(versions) < 2:
-            raise VatrackError("--ensemble needs at least 2 versions to combine")
-        versions.append(Version("ensemble", "ensemble", members=tuple(names), weights=check_mode(ensemble)))
+            raise VatrackError("`ensemble` needs at least 2 versions to combine")
+        versions.append(Version("ensemble", "ensemble", members=tuple(names), weights=check_mode(ensemble, "ensemble")))
     return versions
 
 

@@ -414,7 +414,7 @@ class SequenceRegressor(BaseEstimator):
                 if self.run_dir is None:
                     raise
                 raise RunInterrupted(stop.signal_name, f"training stopped by {stop.signal_name} during the refit on all "
-                                     "rows (the validation phase had finished); rerun the same command with --resume "
+                                     "rows (the validation phase had finished); rerun it with `resume=True` "
                                      "to redo the refit") from None
             self.net, self.state = fresh.net, fresh.state
             self.fit_info["refit_epochs"] = best_epoch

@@ -200,14 +200,14 @@ class ForecastFold:
 def forecasting_folds(history: pd.DataFrame, n_folds: int = 5, seed: int = 0, observed_share: float = 0.5) -> list[ForecastFold]:
     """Deal the users that have at least 2 rows into ``n_folds`` held-out groups (deterministic by seed)."""
     if n_folds < 2:
-        raise VatrackError(f"--folds must be at least 2 (got {n_folds})")
+        raise VatrackError(f"`n_folds` must be at least 2 (got {n_folds})")
     if not 0.0 < observed_share < 1.0:
         raise VatrackError(f"observed share must be between 0 and 1 (got {observed_share})")
     blocks = user_blocks(history)
     eligible = np.array(sorted(blocks.loc[blocks["n"] >= 2, "user_id"]))
     # Pearson r over the held-out users of a fold needs at least 2 of them.
     if len(eligible) < 2 * n_folds:
-        raise VatrackError(f"forecasting CV with {n_folds} folds needs at least {2 * n_folds} users with 2 or more texts; "
+        raise VatrackError(f"forecasting CV with `n_folds={n_folds}` needs at least {2 * n_folds} users with 2 or more texts; "
                            f"the data has {len(eligible)}")
     shuffled = np.random.default_rng(seed).permutation(eligible)
     return [ForecastFold(seed=seed, fold=k, held_users=tuple(sorted(group)), observed_share=observed_share)

@@ -61,10 +61,10 @@ def official_style_folds(frame: pd.DataFrame, n_folds: int = 5, seed: int = 0,
                          unseen_share: float = 0.5, seen_tail_share: float = 0.5) -> list[Fold]:
     """Folds shaped like the official test; see module docstring. ``frame`` sorted by user, time."""
     if n_folds < 2:
-        raise VatrackError(f"n_folds must be at least 2 (got {n_folds})")
+        raise VatrackError(f"`n_folds` must be at least 2 (got {n_folds})")
     users = np.array(sorted(frame["user_id"].unique()))
     if len(users) < 2 * n_folds:
-        raise VatrackError(f"official-style CV with {n_folds} folds needs at least {2 * n_folds} users; the data has {len(users)}")
+        raise VatrackError(f"official-style CV with `n_folds={n_folds}` needs at least {2 * n_folds} users; the data has {len(users)}")
     rng = np.random.default_rng(seed)
     shuffled = rng.permutation(users)
     groups = np.array_split(shuffled, n_folds)
@@ -97,17 +97,18 @@ def official_style_folds(frame: pd.DataFrame, n_folds: int = 5, seed: int = 0,
 CONFIRMATION_SEEDS = (1000, 1001, 1002, 1003, 1004)
 
 
-def cv_seeds(n: int, confirm: bool = False) -> tuple[int, ...]:
-    """The first ``n`` confirmation seeds (``confirm``), else development seeds 0..n-1."""
+def cv_seeds(n_seeds: int, confirm: bool = False) -> tuple[int, ...]:
+    """The first ``n_seeds`` confirmation seeds (``confirm``), else development seeds 0..n_seeds-1."""
+    n = n_seeds
     if int(n) < 1:
-        raise VatrackError(f"--seeds must be at least 1 (got {n})")
+        raise VatrackError(f"`n_seeds` must be at least 1 (got {n})")
     if confirm:
         if n > len(CONFIRMATION_SEEDS):
-            raise VatrackError(f"--confirm has {len(CONFIRMATION_SEEDS)} seeds ({CONFIRMATION_SEEDS[0]}–"
-                               f"{CONFIRMATION_SEEDS[-1]}); ask for --seeds {len(CONFIRMATION_SEEDS)} or fewer")
+            raise VatrackError(f"`confirm=True` has {len(CONFIRMATION_SEEDS)} seeds ({CONFIRMATION_SEEDS[0]}–"
+                               f"{CONFIRMATION_SEEDS[-1]}); ask for `n_seeds={len(CONFIRMATION_SEEDS)}` or fewer")
         return CONFIRMATION_SEEDS[:n]
     if n > CONFIRMATION_SEEDS[0]:
-        raise VatrackError(f"--seeds {n} would reach the confirmation seeds ({CONFIRMATION_SEEDS[0]}…); use fewer")
+        raise VatrackError(f"`n_seeds={n}` would reach the confirmation seeds ({CONFIRMATION_SEEDS[0]}…); use fewer")
     return tuple(range(int(n)))
 
 

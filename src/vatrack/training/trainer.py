@@ -41,8 +41,8 @@ def inner_split(train: pd.DataFrame, n_folds: int, seed: int) -> tuple[pd.DataFr
     """(rows the network trains on, validation rows with is_seen_user): fold 0 of an official-style CV."""
     n_users = train["user_id"].nunique()
     if n_users < 2 * n_folds:
-        raise VatrackError(f"validation split needs at least {2 * n_folds} users (val_folds={n_folds}); "
-                           f"the training data has {n_users}: train with val='none', or with val_folds=2 in the config")
+        raise VatrackError(f"validation split needs at least {2 * n_folds} users (`val_folds={n_folds}`); "
+                           f"the training data has {n_users}: train with `val='none'`, or with `val_folds=2`")
     fold = official_style_folds(train, n_folds=n_folds, seed=seed)[0]
     return fold.split(train)
 
@@ -180,7 +180,7 @@ class AtomicCheckpointIO(TorchCheckpointIO):
                 write(tmp)
             except OSError as err:
                 raise VatrackError(f"cannot write checkpoint {path} ({err.strerror or err}); "
-                                   "free disk space or choose another --out") from None
+                                   "free disk space or choose another `out`") from None
 
 
 @contextlib.contextmanager
@@ -210,12 +210,12 @@ def check_trainer_options(trainer: dict) -> None:
     if not given:
         return
     if "num_nodes" in given and given["num_nodes"] < 1:
-        raise VatrackError(f"--num-nodes must be at least 1 (got {given['num_nodes']})")
+        raise VatrackError(f"`num_nodes` must be at least 1 (got {given['num_nodes']})")
     devices = given.get("devices")
     if isinstance(devices, str) and devices != "auto" and not all(p.strip().lstrip("-").isdigit()
                                                                    for p in devices.split(",") if p.strip()):
-        raise VatrackError(f"--devices must be a number, a comma list of device indices or 'auto' (got '{devices}')")
-    shown = ", ".join(f"--{k.replace('_', '-')} {v}" for k, v in given.items())
+        raise VatrackError(f"`devices` must be a number, a comma list of device indices or 'auto' (got '{devices}')")
+    shown = ", ".join(f"`{k}={v!r}`" for k, v in given.items())
     try:
         with _quiet_lightning():
             L.Trainer(accelerator=given.get("accelerator") or "auto", devices=given.get("devices") or 1,
@@ -331,15 +331,15 @@ def _read_fit_done(path: Path) -> dict | None:
             return done
     except (OSError, ValueError):
         pass
-    raise VatrackError(f"{path}: unreadable (not written by vatrack); pass --force to train the run again")
+    raise VatrackError(f"{path}: unreadable (not written by vatrack); pass `force=True` to train the run again")
 
 
 def _interrupted(signal_name: str, trainer, run_dir) -> RunInterrupted:
     done = int(trainer.current_epoch)
     if run_dir is not None and done > 0:
-        hint = f"rerun the same command with --resume to continue from epoch {done + 1}"
+        hint = f"rerun it with `resume=True` to continue from epoch {done + 1}"
     elif run_dir is not None:
-        hint = "no epoch had finished; rerun the same command with --force"
+        hint = "no epoch had finished; rerun it with `force=True`"
     else:
         hint = "nothing was saved"
     return RunInterrupted(signal_name, f"training stopped by {signal_name} after {done} finished epoch(s); {hint}")
