@@ -233,14 +233,16 @@ def test_frozen_mode_concatenates_several_encoders_and_keeps_thread_count(split,
 def test_text_ridge_feature_is_out_of_fold_for_training_rows(split, tiny_bert_dir, tmp_path):
     train, test = split
     model = SequenceRegressor({**TINY, "use_text_ridge": True, "epochs": 1}, encoder=str(tiny_bert_dir), seed=0).fit(train)
-    history = model.state["history"]
-    assert history[["ridge_v", "ridge_a"]].notna().all().all()
+    feature = model.state["text_ridge"]
+    stored = model.state["history"][["user_id", "text_id"]].merge(feature.stored, on=["user_id", "text_id"], how="left")
+    assert stored[["ridge_v", "ridge_a"]].notna().all().all()  # every training row has its value
     from vatrack.features import RIDGE_COLUMNS, build_table
+    from vatrack.features.text_ridge import ridge_inputs
 
-    table = build_table(history)
-    in_sample = model.state["text_ridge"].predict(
-        np.hstack([model._frozen_vectors(table), table.frame[["is_words"]].to_numpy(float)]))
-    assert not np.allclose(in_sample, history[["ridge_v", "ridge_a"]].to_numpy())  # stored values are out-of-fold
+    table = build_table(model.state["history"])
+    stored = table.frame[["user_id", "text_id"]].merge(feature.stored, on=["user_id", "text_id"], how="left")
+    in_sample = feature.ridge.predict(ridge_inputs(table, model._frozen_vectors(table)))
+    assert not np.allclose(in_sample, stored[["ridge_v", "ridge_a"]].to_numpy())  # stored values are out-of-fold
     examples, _ = model.query_examples(strip_labels(test))
     ridge_query = examples.table.static[:, RIDGE_COLUMNS][~examples.table.known]
     assert np.isfinite(ridge_query).all() and np.abs(ridge_query).sum() > 0
@@ -281,19 +283,25 @@ def test_blend_members_are_data_any_baseline_and_weights(split, tiny_bert_dir, t
 
 
 def test_bundle_from_before_the_config_groups_still_loads(split, tiny_bert_dir, tmp_path):
-    """A bundle written before the groups: flat config dict and the blend model under its old
-    state key. Rewrite a fresh bundle into that shape; it must load and predict the same."""
+    """A bundle written before the groups: flat config dict, the blend model and the text ridge
+    under their old state keys. Rewrite a fresh bundle into that shape; it must load and predict
+    the same."""
     import pickle
 
     train, test = split
     inputs = strip_labels(test)
-    model = SequenceRegressor({**TINY, "epochs": 1, "blend_ridge_user": 0.5}, encoder=str(tiny_bert_dir), seed=0).fit(train)
+    model = SequenceRegressor({**TINY, "epochs": 1, "blend_ridge_user": 0.5, "use_text_ridge": True},
+                              encoder=str(tiny_bert_dir), seed=0).fit(train)
     model.save(tmp_path / "b")
     state_file = tmp_path / "b" / "state.pkl"
     with open(state_file, "rb") as fh:
         saved = pickle.load(fh)
     saved["config"] = model.config.flat()
-    saved["state"]["blend_model"] = saved["state"].pop("blend")["ridge+user"]
+    state = saved["state"]
+    state["blend_model"] = state.pop("blend")["ridge+user"]
+    feature = state["text_ridge"]  # then: the bare ridge, its stored values as history columns
+    state["text_ridge"] = feature.ridge
+    state["history"] = state["history"].merge(feature.stored, on=["user_id", "text_id"], how="left")
     with open(state_file, "wb") as fh:
         pickle.dump(saved, fh)
     old = load_model(tmp_path / "b")

@@ -52,6 +52,7 @@ from vatrack.encoders import make_tokens_fn
 from vatrack.errors import RunInterrupted, VatrackError
 from vatrack.features import (
     Examples,
+    TextRidgeFeature,
     build_table,
     diary_frame,
     label_stats,
@@ -205,10 +206,8 @@ class SequenceRegressor(BaseEstimator):
         """Cached vectors of the table's texts; ``encoder: minilm+mpnet`` concatenates encoders."""
         from vatrack.encoders import get_encoder
 
-        texts = table.frame["text"].tolist()
         enc = self.config.encoder
-        return np.hstack([get_encoder(name, max_length=enc.max_length).encode(texts, progress=self.progress)
-                          for name in enc.names()])
+        return get_encoder(enc.name, max_length=enc.max_length).encode(table.frame["text"].tolist(), progress=self.progress)
 
     def _user_index(self, table) -> np.ndarray:
         vocab = self.state["vocab"]
@@ -220,7 +219,7 @@ class SequenceRegressor(BaseEstimator):
         if (spec.use_text_vec and frozen_mode) or spec.use_text_ridge:
             frozen = self._frozen_vectors(table)
         if spec.use_text_ridge:
-            self._fill_text_ridge(table, frozen)
+            self.state["text_ridge"].fill(table, frozen)
         vectors = frozen if spec.use_text_vec and frozen_mode else None
         return Examples(table, spec, self.state["standardise"], self.state["label_stats"],
                         self._user_index(table), vectors=vectors, targets=targets)
@@ -242,54 +241,15 @@ class SequenceRegressor(BaseEstimator):
             "history": history[list(_HISTORY_COLUMNS)].reset_index(drop=True),
         }
         if self.config.features.use_text_ridge:
-            self._fit_text_ridge(table, history)
-            self._fill_text_ridge(table, self._frozen_vectors(table))
+            from vatrack.models.baselines import RIDGE_ALPHAS
+
+            hist_table = build_table(sort_diary(self.state["history"]))
+            vectors = self._frozen_vectors(table)
+            self.state["text_ridge"] = TextRidgeFeature(RIDGE_ALPHAS).fit(table, vectors, hist_table,
+                                                                          self._frozen_vectors(hist_table))
+            self.state["text_ridge"].fill(table, vectors)
         self.state["standardise"] = standardiser(table.static)
         return self._examples(table)
-
-    # -- optional text-ridge feature -------------------------------------------------------------
-    # A ridge regression from the frozen text vector (+ is_words) to (V, A), the organisers'
-    # Linear(BERT) recipe, fed to the network as two numeric inputs per step. Rows whose labels
-    # trained the ridge would get over-confident values, so every training row gets its
-    # out-of-fold value (folds by user) and that value is stored with the history; rows being
-    # predicted get the ridge fitted on all network-training rows.
-
-    def _fit_text_ridge(self, table, history: pd.DataFrame) -> None:
-        from sklearn.linear_model import Ridge, RidgeCV
-
-        from vatrack.models.baselines import RIDGE_ALPHAS
-        from vatrack.protocols import grouped_oof
-
-        x = _ridge_inputs(table, self._frozen_vectors(table))
-        y = table.labels.astype(np.float64)
-        ridge = RidgeCV(alphas=RIDGE_ALPHAS, alpha_per_target=True).fit(x, y)
-        groups = table.frame["user_id"].to_numpy()
-        # One ridge per dimension with its own alpha (folds by user, as the stored values are used).
-        oof = np.column_stack([grouped_oof(Ridge(alpha=ridge.alpha_[d]), x, y[:, d], groups) for d in range(2)])
-        self.state["text_ridge"] = ridge
-        # History rows outside the network's training rows (the validation fold) were not seen
-        # by the ridge: their full-ridge values are out-of-sample already.
-        hist = self.state["history"]
-        hist_table = build_table(sort_diary(hist))
-        values = ridge.predict(_ridge_inputs(hist_table, self._frozen_vectors(hist_table)))
-        keyed = pd.DataFrame(values, columns=["ridge_v", "ridge_a"]).assign(
-            user_id=hist_table.frame["user_id"].to_numpy(), text_id=hist_table.frame["text_id"].to_numpy())
-        oof_keyed = pd.DataFrame(oof, columns=["ridge_v", "ridge_a"]).assign(
-            user_id=table.frame["user_id"].to_numpy(), text_id=table.frame["text_id"].to_numpy())
-        keyed = pd.concat([oof_keyed, keyed]).drop_duplicates(["user_id", "text_id"], keep="first")
-        hist = hist.drop(columns=["ridge_v", "ridge_a"], errors="ignore").merge(keyed, on=["user_id", "text_id"], how="left")
-        self.state["history"] = hist
-
-    def _fill_text_ridge(self, table, vectors: np.ndarray) -> None:
-        """Known (history) rows: their stored out-of-fold value; other rows: the fitted ridge."""
-        from vatrack.features import RIDGE_COLUMNS
-
-        values = self.state["text_ridge"].predict(_ridge_inputs(table, vectors))
-        stored = self.state["history"][["user_id", "text_id", "ridge_v", "ridge_a"]]
-        looked_up = table.frame[["user_id", "text_id"]].merge(stored, on=["user_id", "text_id"], how="left")
-        use_stored = table.known & looked_up["ridge_v"].notna().to_numpy()
-        values[use_stored] = looked_up.loc[use_stored, ["ridge_v", "ridge_a"]].to_numpy()
-        table.static[:, RIDGE_COLUMNS] = values.astype(np.float32)
 
     def build_net(self, text_dim: int, encoder: nn.Module | None = None, normalize: bool = False) -> SeqNet:
         stats = self.state["label_stats"]
@@ -521,8 +481,7 @@ class SequenceRegressor(BaseEstimator):
             raise VatrackError(f"{folder / 'state.pkl'}: not the state of a sequence model; retrain the model")
         model = cls(make_config(saved["config"], f"{folder}/state.pkl"), seed=saved["seed"], val=saved["val"])
         model.state, model.fit_info = saved["state"], saved.get("fit_info", {})
-        if "blend_model" in model.state:  # a bundle from before blends were {method: weight}
-            model.state["blend"] = {"ridge+user": model.state.pop("blend_model")}
+        _upgrade_state(model.state)
         encoder, normalize = None, False
         if model.config.encoder.mode == "finetune":
             encoder, normalize = model._load_bundle_encoder(folder / "encoder")
@@ -550,8 +509,16 @@ class SequenceRegressor(BaseEstimator):
         return encoder, bool(self.state.get("normalize", False))
 
 
-def _ridge_inputs(table, vectors: np.ndarray) -> np.ndarray:
-    return np.hstack([vectors, table.frame["is_words"].to_numpy(dtype=np.float32)[:, None]]).astype(np.float64)
+def _upgrade_state(state: dict) -> None:
+    """A bundle's state as an older vatrack wrote it -> today's keys (in place)."""
+    if "blend_model" in state:  # before blends were {method: weight}
+        state["blend"] = {"ridge+user": state.pop("blend_model")}
+    if "text_ridge" in state and not isinstance(state["text_ridge"], TextRidgeFeature):
+        # before the feature transformer: the ridge, and its values as history columns
+        feature = TextRidgeFeature(alphas=())
+        feature.ridge = state["text_ridge"]
+        feature.stored = state["history"][["user_id", "text_id", "ridge_v", "ridge_a"]].reset_index(drop=True)
+        state["text_ridge"] = feature
 
 
 def _device_of(net: nn.Module) -> torch.device:
