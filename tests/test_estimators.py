@@ -26,6 +26,7 @@ def factories():
     out = {m: (lambda m: lambda encoder, seed: make_model(m, encoder=encoder, seed=seed))(m) for m in BASELINE_METHODS}
     out["sequence"] = lambda encoder, seed: make_model("sequence", config="v3.3", encoder=encoder, seed=seed,
                                                        overrides=TINY_SEQUENCE)
+    out["finetune"] = lambda encoder, seed: make_model("finetune", encoder=encoder, seed=seed, epochs=1, batch_size=8)
     return out
 
 

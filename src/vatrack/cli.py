@@ -302,7 +302,7 @@ def baseline(
     train: Path = typer.Option(..., help="labelled training CSV (e.g. train_subtask1.csv)"),
     data: Path = typer.Option(..., help="CSV of texts to predict (e.g. test_subtask1.csv)"),
     out: Path = typer.Option(..., help="where to write pred_subtask1.csv"),
-    method: str = typer.Option("ridge+user", help="mean, user-mean, ridge or ridge+user"),
+    method: str = typer.Option("ridge+user", help="mean, user-mean, ridge, ridge+user or finetune (MiniLM fine-tuned per text)"),
     task: Task = typer.Option(Task.subtask1, help="baselines predict subtask 1"),
     encoder: str = typer.Option("minilm", help="minilm, mpnet, a Hugging Face id or a local model folder"),
     save: Optional[Path] = typer.Option(None, help="also save the fitted model bundle here"),
@@ -335,7 +335,7 @@ def baseline(
 @diary_options
 def cv(
     data: Path = typer.Option(..., help="labelled training CSV"),
-    method: Optional[str] = typer.Option(None, help="baseline: mean, user-mean, ridge, ridge+user"),
+    method: Optional[str] = typer.Option(None, help="mean, user-mean, ridge, ridge+user, or finetune (MiniLM fine-tuned per text)"),
     preset: Optional[str] = typer.Option(None, help="sequence-model preset (v3.0, v3.2, v3.3, v3.4, best) or a YAML path"),
     folds: int = _folds(5),
     seeds: int = _seeds(3),

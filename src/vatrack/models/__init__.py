@@ -4,11 +4,13 @@ from vatrack.data import clip_to_scale
 from vatrack.errors import VatrackError
 from vatrack.models.baselines import BASELINES, prediction_frame
 from vatrack.models.bundle import read_meta
+from vatrack.models.finetune import FineTunedRegressor
 from vatrack.models.forecasters import FORECASTERS, load_forecaster, make_forecaster
 from vatrack.models.sequence import SequenceRegressor
 
 MODELS = dict(BASELINES)
 MODELS[SequenceRegressor.kind] = SequenceRegressor  # make_model("sequence", config="v3.3", seed=0)
+MODELS[FineTunedRegressor.kind] = FineTunedRegressor  # make_model("finetune", encoder="minilm", epochs=3)
 
 
 def make_model(method: str, **params):
@@ -40,5 +42,5 @@ def load_model(folder):
                            "its files do not belong together, retrain the model") from None
 
 
-__all__ = ["BASELINES", "FORECASTERS", "MODELS", "SequenceRegressor", "clip_to_scale", "load_forecaster", "load_model",
+__all__ = ["BASELINES", "FORECASTERS", "MODELS", "FineTunedRegressor", "SequenceRegressor", "clip_to_scale", "load_forecaster", "load_model",
            "make_forecaster", "make_model", "prediction_frame"]

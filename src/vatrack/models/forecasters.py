@@ -528,7 +528,7 @@ class GBMForecaster(Forecaster):
 # with a forecasting window: the last ``seq_length`` observed entries of the prefix, each
 # step = [text vector, step features, the instance's history features repeated]. Its heads
 # predict the change itself (standardised with the training targets' mean and std), trained
-# with the seed's per-dimension weighted CCC + MSE loss (vatrack.training.module.ForecastModule)
+# with the seed's per-dimension weighted CCC + MSE loss (vatrack.training.module.RegressionModule)
 # through the training layer's loop (vatrack.training.fit_module): AdamW, cosine schedule with
 # warmup, gradient clipping, early stopping on the loss of held-out training users, best
 # checkpoint kept. No user embedding: the history features carry the
@@ -687,7 +687,7 @@ def _train_forecast_net(net, batch: dict, weights: np.ndarray, is_val: np.ndarra
     from torch.utils.data import DataLoader, WeightedRandomSampler
 
     from vatrack.training import LoopSettings, fit_module, seed_run
-    from vatrack.training.module import ForecastModule
+    from vatrack.training.module import RegressionModule
 
     train_idx, val_idx = np.flatnonzero(~is_val), np.flatnonzero(is_val)
     sampler = WeightedRandomSampler(torch.as_tensor(weights[train_idx], dtype=torch.double), num_samples=len(train_idx),
@@ -702,7 +702,7 @@ def _train_forecast_net(net, batch: dict, weights: np.ndarray, is_val: np.ndarra
     total_steps = max(len(train_loader) * int(s["epochs"]), 1)
 
     seed_run(seed)
-    module = ForecastModule(net, (float(s["ccc_weight_valence"]), float(s["ccc_weight_arousal"])), lr=float(s["lr"]),
+    module = RegressionModule(net, (float(s["ccc_weight_valence"]), float(s["ccc_weight_arousal"])), lr=float(s["lr"]),
                             weight_decay=float(s["weight_decay"]), warmup=float(s["warmup"]), total_steps=total_steps)
     loop = LoopSettings(patience=int(s["patience"]), grad_clip=float(s["grad_clip"]), monitor="val_loss", mode="min",
                         check_finite=True)

@@ -1,5 +1,6 @@
 """The LightningModules: loss, optimiser, schedule and per-epoch figures of the sequence model
-(SequenceModule) and of the sequence forecaster (ForecastModule).
+(SequenceModule) and of any (n, 2) regression net (RegressionModule: the sequence forecaster,
+the fine-tuned text regressor).
 
 Per-step work is kept to the forward/backward pass: nothing is logged per step (logging
 costs more than this small network's step); predictions are accumulated and every figure
@@ -191,25 +192,36 @@ def validation_figures(gold: pd.DataFrame, pred: np.ndarray, ccc_weights, monito
     return figures
 
 
-class ForecastModule(L.LightningModule):
-    """The sequence forecaster's net on (n, 2) change targets: weighted CCC + MSE, AdamW with a
-    cosine schedule and warmup; ``val_loss`` is the loss over the whole validation set (CCC is
-    not averaged over batches), logged once per epoch for early stopping and the best weights."""
+class RegressionModule(L.LightningModule):
+    """Any net that maps a batch to (n, 2) targets (``batch["y"]``): weighted CCC + MSE, AdamW
+    (``lr_encoder`` for ``net.encoder`` when the net has one, e.g. a fine-tuned transformer)
+    with a cosine schedule and warmup. Used by the sequence forecaster (change targets) and the
+    fine-tuned text regressor. ``val_loss`` is the loss over the whole validation set (CCC is
+    not averaged over batches), logged once per epoch for early stopping and the best weights;
+    ``train_loss`` is the epoch's mean step loss."""
 
-    def __init__(self, net, ccc_weights, lr: float, weight_decay: float, warmup: float, total_steps: int):
+    def __init__(self, net, ccc_weights, lr: float, weight_decay: float, warmup: float, total_steps: int,
+                 lr_encoder: float | None = None):
         super().__init__()
         self.net = net
         self.ccc_weights = tuple(ccc_weights)
         self.lr, self.weight_decay, self.warmup = float(lr), float(weight_decay), float(warmup)
+        self.lr_encoder = float(lr_encoder) if lr_encoder is not None else self.lr
         self.total_steps = max(int(total_steps), 1)
-        self._val_pred, self._val_y = [], []
+        self._val_pred, self._val_y, self._losses = [], [], []
 
     def forward(self, batch):
         return self.net(batch)
 
     def training_step(self, batch, batch_idx):
         loss, _ = weighted_ccc_mse(self.net(batch), batch["y"], self.ccc_weights)
+        self._losses.append(loss.detach())
         return loss
+
+    def on_train_epoch_end(self):
+        if self._losses:
+            self.log("train_loss", float(torch.stack(self._losses).mean()), on_step=False, on_epoch=True)
+        self._losses = []
 
     def validation_step(self, batch, batch_idx):
         self._val_pred.append(self.net(batch))
@@ -221,6 +233,11 @@ class ForecastModule(L.LightningModule):
         self.log("val_loss", loss)
 
     def configure_optimizers(self):
-        optimiser = torch.optim.AdamW(self.net.parameters(), lr=self.lr, weight_decay=self.weight_decay)
+        encoder = getattr(self.net, "encoder", None)
+        encoder_ids = {id(p) for p in encoder.parameters()} if encoder is not None else set()
+        groups = [{"params": [p for p in self.net.parameters() if id(p) not in encoder_ids], "lr": self.lr}]
+        if encoder is not None:
+            groups.append({"params": list(encoder.parameters()), "lr": self.lr_encoder})
+        optimiser = torch.optim.AdamW(groups, weight_decay=self.weight_decay)
         schedule = torch.optim.lr_scheduler.LambdaLR(optimiser, cosine_with_warmup(self.total_steps, self.warmup))
         return {"optimizer": optimiser, "lr_scheduler": {"scheduler": schedule, "interval": "step"}}
