@@ -74,3 +74,11 @@ def test_bench_threads_prints_epoch_times_quiet_and_loaded():
     assert [r[1] for r in rows] == ["0", "1"] and all(float(r[3]) > 0 for r in rows)
     command = [line for line in out.splitlines() if line.startswith("reproduce: ")]
     assert command and "benchmarks/bench_threads.py --threads 1 --competitors 0,1 --epochs 1" in command[0]
+
+
+@pytest.mark.slow
+def test_bench_finetune_prints_time_memory_and_command(tiny_bert_dir):
+    out = run_script("bench_finetune.py", "--users", "6", "--encoder", str(tiny_bert_dir), "--epochs", "1", "--threads", "1")
+    rows = [line.split() for line in out.splitlines() if line.split() and line.split()[0][0].isdigit()]
+    assert "peak RSS MB" in out and rows and float(rows[-1][0]) > 0
+    assert [line for line in out.splitlines() if line.startswith("reproduce: ") and "--epochs 1" in line]
