@@ -102,6 +102,25 @@ def test_label_structure_within_share_by_hand(diary):
     assert table.loc[("valence", "essays"), "rows"] == int((~diary["is_words"]).sum())
 
 
+def test_user_level_stability_by_hand(diary):
+    from vatrack.evaluation.breakdown import user_level_stability
+    from vatrack.evaluation.metrics import pearson
+
+    oof = _oof(diary)
+    table = user_level_stability(oof, diary)
+    assert len(table) == 4 * 2
+    part = oof[(oof.seed == 1) & (oof.fold == 0)]
+    seen = part[part["is_seen_user"]]
+    held = set(zip(part.user_id, part.text_id))
+    other = diary[[k not in held for k in zip(diary.user_id, diary.text_id)]]
+    other = other[other.user_id.isin(set(seen.user_id))]
+    means = seen.groupby("user_id")["arousal"].mean().to_frame().join(other.groupby("user_id")["arousal"].mean().rename("before"),
+                                                                        how="inner")
+    row = table[(table.seed == 1) & (table.fold == 0) & (table.dim == "arousal")].iloc[0]
+    assert row["r"] == pytest.approx(pearson(means["before"], means["arousal"]))
+    assert row["n_users"] == len(means)
+
+
 def test_predictions_with_keys_the_diary_lacks_are_refused(diary):
     from vatrack.errors import VatrackError
 
@@ -133,11 +152,11 @@ def test_cli_writes_the_report(files, tmp_path, capsys, diary):
                                     "--data", files["data"], "--out", out], capsys)
     assert code == 0, stderr
     assert "a: composite r arousal all" in stdout and "other: composite r arousal all" in stdout
-    for name in ("report.md", "report.html", "breakdown_summary.csv", "label_structure.csv",
+    for name in ("report.md", "report.html", "breakdown_summary.csv", "label_structure.csv", "user_level_stability.csv",
                  "breakdown_per_fold_a.csv", "breakdown_per_fold_other.csv", "plots/groups_r_composite.png", "plots/labels.png"):
         assert (out / name).is_file(), name
     md = (out / "report.md").read_text(encoding="utf-8")
-    assert "Arousal per subgroup" in md and "feeling words" in md and "comp other" in md
+    assert "Arousal per subgroup" in md and "carry over" in md and "feeling words" in md and "comp other" in md
     assert "data:image/png;base64," in (out / "report.html").read_text(encoding="utf-8")
     # aggregate figures only: no text of the diary reaches the report
     assert not any(text in md for text in diary["text"] if len(text) > 20)

@@ -15,7 +15,8 @@ A subgroup is scored exactly as the official script scores a whole test set (wit
 over the subgroup's rows of each user, between-user r over the users' subgroup means), so a
 figure answers "how would the leaderboard score this model on these texts alone".
 
-:func:`label_structure` describes the gold labels themselves: how many distinct values, how
+:func:`user_level_stability` asks how far a seen user's earlier level carries to their held-out
+texts (the most a per-user offset can give), and :func:`label_structure` describes the gold labels themselves: how many distinct values, how
 much of the variance lies within users (what within-user r has to explain), how many users
 never vary.
 """
@@ -29,7 +30,7 @@ import pandas as pd
 
 from vatrack.data.schema import KEYS, LABELS
 from vatrack.errors import VatrackError
-from vatrack.evaluation.metrics import seen_mask, subtask1_metrics
+from vatrack.evaluation.metrics import pearson, seen_mask, subtask1_metrics
 
 # Figures kept per (seed, fold, group, dim).
 BREAKDOWN_METRICS = ("r_composite", "r_within", "r_between", "ccc", "mae")
@@ -191,3 +192,30 @@ def label_structure(diary: pd.DataFrame) -> pd.DataFrame:
                 "mode_share": float(part[dim].value_counts(normalize=True).iloc[0]),
             })
     return pd.DataFrame(rows)
+
+
+def user_level_stability(predictions: pd.DataFrame, diary: pd.DataFrame) -> pd.DataFrame:
+    """How well a seen user's earlier level predicts the level of their held-out texts, per run.
+
+    For each (seed, fold) and dimension: Pearson r, over the seen users of that run's held-out
+    rows, between each user's mean gold in the *other* rows of ``diary`` (what a model may have
+    learned about them) and their mean gold in the held-out rows. It is the between-user r a
+    per-user mean of the training labels would reach on seen users: low r means a user's level
+    drifts and a per-user offset has little to carry over. Columns: seed, fold, dim, r, n_users.
+    """
+    joined = join_diary(predictions, diary)
+    labels = diary[[*KEYS, *LABELS]].astype({k: str for k in KEYS})
+    rows = []
+    for (seed, fold), part in joined.groupby(["seed", "fold"], sort=True):
+        seen = part[seen_mask(part["is_seen_user"])]
+        held = set(zip(part["user_id"], part["text_id"]))
+        other = labels[[key not in held for key in zip(labels["user_id"], labels["text_id"])]]
+        other = other[other["user_id"].isin(set(seen["user_id"]))]
+        if seen.empty or other.empty:
+            continue
+        means = seen.groupby("user_id")[list(LABELS)].mean().join(
+            other.groupby("user_id")[list(LABELS)].mean().add_suffix("_before"), how="inner")
+        for dim in LABELS:
+            rows.append({"seed": int(seed), "fold": int(fold), "dim": dim,
+                         "r": pearson(means[f"{dim}_before"], means[dim]), "n_users": len(means)})
+    return pd.DataFrame(rows, columns=["seed", "fold", "dim", "r", "n_users"])

@@ -23,11 +23,15 @@ from vatrack.evaluation.breakdown import (
     label_structure,
     length_edges,
     summarise_breakdown,
+    user_level_stability,
 )
 from vatrack.io import write_csv
 from vatrack.reporting import plots
 from vatrack.reporting.document import Report, fmt, fmt_mean_std, write_report
 
+# Groups with fewer users per run than this are left out of the within- vs between-user plot:
+# their between-user r is ±1 or 0 by chance (2 users) or by rule (1 user).
+MIN_PLOT_USERS = 5
 _METRIC_LABELS = {"r_composite": "composite r", "r_within": "within-user r", "r_between": "between-user r"}
 
 
@@ -60,7 +64,7 @@ def _within_between(summaries: dict[str, pd.DataFrame], path) -> Path:
     axes = fig.subplots(1, len(summaries), squeeze=False)[0]
     for ax, (name, summary) in zip(axes, summaries.items()):
         for dim in LABELS:
-            part = summary[summary["dim"] == dim]
+            part = summary[(summary["dim"] == dim) & (summary["n_users"] >= MIN_PLOT_USERS)]
             ax.scatter(part["r_within_mean"], part["r_between_mean"], color=plots.DIM_COLOURS[dim], s=22, label=dim)
             for _, row in part.iterrows():
                 if row["group"] in ("all", "seen", "unseen", "essays", "feeling words"):
@@ -183,7 +187,22 @@ def breakdown_report(predictions: dict[str, pd.DataFrame], diary: pd.DataFrame, 
         report.table(_figure_table(summaries, dim), "mean ± std over (seed, fold) runs; comp = composite r")
     for metric in ("r_composite", "r_within", "r_between"):
         report.image(_group_bars(summaries, metric, plot_dir / f"groups_{metric}.png"), f"{_METRIC_LABELS[metric]} per subgroup")
-    report.image(_within_between(summaries, plot_dir / "within_between.png"), "within- vs between-user r per subgroup")
+    report.image(_within_between(summaries, plot_dir / "within_between.png"),
+                 f"within- vs between-user r per subgroup (groups with at least {MIN_PLOT_USERS} users per run)")
+
+    report.heading("Does a seen user's level carry over?")
+    stability = user_level_stability(next(iter(predictions.values())), diary)
+    write_csv(out_dir / "user_level_stability.csv", stability)
+    if len(stability):
+        table = stability.groupby("dim", sort=False).agg(r_mean=("r", "mean"), r_std=("r", "std"), runs=("r", "size"),
+                                                          users=("n_users", "mean")).reset_index()
+        report.table(pd.DataFrame({"dim": table["dim"], "r (mean ± std over runs)": [
+            fmt_mean_std(m, s) for m, s in zip(table["r_mean"], table["r_std"])], "runs": table["runs"],
+            "seen users per run": table["users"].map(lambda v: fmt(v, 1))}),
+            "r over seen users between their mean gold in the training rows and their mean gold in the held-out rows: "
+            "the between-user r a per-user mean of earlier labels reaches; what a user offset can carry over")
+    else:
+        report.text("No seen users in these runs.", kind="note")
 
     report.heading("Per user (pooled over runs)")
     for name, frame in predictions.items():
