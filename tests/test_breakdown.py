@@ -100,6 +100,12 @@ def test_label_structure_within_share_by_hand(diary):
     assert table.loc[("arousal", "all"), "within_share"] == pytest.approx(np.mean((values - user_mean) ** 2) / values.var())
     assert table.loc[("arousal", "all"), "distinct"] == diary["arousal"].nunique()
     assert table.loc[("valence", "essays"), "rows"] == int((~diary["is_words"]).sum())
+    shares = []
+    for _, values in diary.groupby("user_id")["arousal"]:
+        v = values.to_numpy()
+        same = (v[:, None] == v[None, :]).sum() - len(v)
+        shares.append(same / (len(v) * (len(v) - 1)))
+    assert table.loc[("arousal", "all"), "tied_pairs"] == pytest.approx(np.mean(shares))
 
 
 def test_user_level_stability_by_hand(diary):

@@ -164,13 +164,24 @@ def summarise_breakdown(per_fold: pd.DataFrame) -> pd.DataFrame:
     return table.sort_values(["_g", "_d"], kind="stable").drop(columns=["_g", "_d"]).reset_index(drop=True)
 
 
+def _tied_pairs(part: pd.DataFrame, dim: str) -> float:
+    shares = []
+    for _, values in part.groupby("user_id")[dim]:
+        n = len(values)
+        if n >= 2:
+            counts = values.value_counts().to_numpy()
+            shares.append(float((counts * (counts - 1)).sum() / (n * (n - 1))))
+    return float(np.mean(shares)) if shares else math.nan
+
+
 def label_structure(diary: pd.DataFrame) -> pd.DataFrame:
     """Gold-label structure per dimension, over all texts and per text type (essays / feeling words).
 
     Columns: dim, texts, rows, distinct (values), mean, sd, within_share (share of the variance
     that lies within users: mean squared deviation from the user's mean / total variance),
     users, constant_users (users whose gold never changes: the official within-user r skips
-    them), mode_share (share of the commonest value).
+    them), mode_share (share of the commonest value), tied_pairs (over users with 2+ texts, the
+    mean share of a user's pairs of texts with equal gold: pairs within-user r cannot order).
     """
     words = diary["is_words"].to_numpy(dtype=bool)
     rows = []
@@ -190,6 +201,7 @@ def label_structure(diary: pd.DataFrame) -> pd.DataFrame:
                 "users": int(part["user_id"].nunique()),
                 "constant_users": int((per_user.nunique() == 1).sum()),
                 "mode_share": float(part[dim].value_counts(normalize=True).iloc[0]),
+                "tied_pairs": _tied_pairs(part, dim),
             })
     return pd.DataFrame(rows)
 

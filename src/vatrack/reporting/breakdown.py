@@ -175,11 +175,11 @@ def breakdown_report(predictions: dict[str, pd.DataFrame], diary: pd.DataFrame, 
 
     report.heading("Gold labels")
     shown = structure.copy()
-    for column in ("mean", "sd", "within_share", "mode_share"):
+    for column in ("mean", "sd", "within_share", "mode_share", "tied_pairs"):
         shown[column] = shown[column].map(fmt)
     report.table(shown, "within_share = mean squared deviation from the user's own mean / total variance: the part "
                         "within-user r has to explain; constant_users: users whose gold never changes (skipped by "
-                        "within-user r)")
+                        "within-user r); tied_pairs: mean share of a user's text pairs with equal gold")
     report.image(_label_plot(diary, structure, plot_dir / "labels.png"), "gold label distributions and within-user share")
 
     for dim in LABELS:
