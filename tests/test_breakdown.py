@@ -168,6 +168,10 @@ def test_cli_writes_the_report(files, tmp_path, capsys, diary):
     assert not any(text in md for text in diary["text"] if len(text) > 20)
     summary = pd.read_csv(out / "breakdown_summary.csv")
     assert set(summary["version"]) == {"a", "other"}
+    # default names: a run folder's name, or a plain file's stem
+    from vatrack.reporting.breakdown import version_name
+
+    assert version_name(files["a"]) == version_name(files["a"].parent) == "a" and version_name(files["b"]) == "b"
     # a second run into the same folder needs --force
     code, _, stderr = run_cli(["breakdown", "--predictions", files["b"], "--data", files["data"], "--out", out], capsys)
     assert code == 2 and "--force" in stderr and len(stderr.strip().splitlines()) == 1

@@ -25,6 +25,7 @@ from vatrack.evaluation.breakdown import (
     summarise_breakdown,
     user_level_stability,
 )
+from vatrack.experiments.ensemble import OOF_FILE
 from vatrack.io import write_csv
 from vatrack.reporting import plots
 from vatrack.reporting.document import Report, fmt, fmt_mean_std, write_report
@@ -219,13 +220,15 @@ def _file(name: str) -> str:
 
 
 def version_name(path) -> str:
-    """A prediction file's default version name: its folder's name (a compare cache folder names
-    the version), or the file's stem when the folder says nothing."""
+    """A prediction file's default version name: a run folder's name (RUN, RUN/oof_predictions.csv,
+    RUN/cv/...; a compare cache folder names the version), else the file's stem (a.csv -> a)."""
     path = Path(path)
-    folder = path if path.is_dir() else path.parent
-    if folder.name == "cv":
-        folder = folder.parent
-    return folder.name or path.stem
+    if path.is_dir() or path.name == OOF_FILE:
+        folder = path if path.is_dir() else path.parent
+        if folder.name == "cv":
+            folder = folder.parent
+        return folder.name or path.stem
+    return path.stem
 
 
 SEED_SETS = ("all", "development", "confirmation")
