@@ -14,7 +14,7 @@ from vatrack.errors import VatrackError
 from vatrack.models import MODELS, load_model, make_model
 from vatrack.protocols import official_style_folds, strip_labels
 
-BASELINE_METHODS = ["mean", "user-mean", "ridge", "ridge+user"]
+BASELINE_METHODS = ["mean", "user-mean", "ridge", "ridge+user", "ridge+user+types"]
 
 
 TINY_SEQUENCE = ["epochs=2", "val_folds=2", "lstm_hidden=16", "lstm_layers=1", "fusion=[16,8]", "user_emb=4", "seq_length=3"]

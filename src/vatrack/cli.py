@@ -48,7 +48,7 @@ FLAGS: dict[str, str | dict[str, str]] = {
     "encoder": "--encoder", "overrides": "--set", "val": "--val", "val_folds": "--set val_folds=",
     "jobs": "--jobs", "logger": "--logger", "accelerator": "--accelerator", "devices": "--devices",
     "strategy": "--strategy", "num_nodes": "--num-nodes", "ensemble": "--ensemble",
-    "weights": "--weights", "run_dirs": "--runs", "oof": "--oof", "reference": "--reference",
+    "weights": "--weights", "run_dirs": "--runs", "predictions": "--predictions", "seed_set": "--seed-set", "oof": "--oof", "reference": "--reference",
     "candidate": "--candidate", "n_trials": "--trials", "study_name": "--study", "storage": "--storage",
     "columns": "--column", "scales": "--scale", "sep": "--sep", "date_format": "--date-format",
     "date_order": {"'dayfirst'": "--dayfirst", "'monthfirst'": "--monthfirst"},
@@ -262,6 +262,12 @@ class ForecastTask(str, Enum):
 class Val(str, Enum):
     cv = "cv"
     none = "none"
+
+
+class SeedSet(str, Enum):
+    all = "all"
+    development = "development"
+    confirmation = "confirmation"
 
 
 class Weights(str, Enum):
@@ -696,6 +702,43 @@ def report(
 
     paths = run_report(run, out, load_targets(targets) if targets else None)
     _say(f"wrote {paths['markdown']} and {paths['html']} ({len(paths['plots'])} plots)")
+
+
+@app.command()
+@diary_options
+def breakdown(
+    predictions: list[str] = typer.Option(..., help="out-of-fold predictions: a file or folder (`vatrack cv --out`, a "
+                                          "compare cache folder), optionally NAME=PATH; repeatable"),
+    data: Path = typer.Option(..., help="the labelled CSV the predictions were made on"),
+    out: Path = typer.Option(..., help="folder for report.md, report.html, plots/ and the CSV tables"),
+    seed_set: SeedSet = typer.Option(SeedSet.all, help="the runs of every seed, or only the development (0..) or the "
+                                     "confirmation (1000..) seeds' runs"),
+    force: bool = typer.Option(False, help="overwrite --out if it exists"),
+    fmt=None,
+):
+    """Official figures per subgroup (seen/unseen, essays/feeling words, phase, length), per (seed, fold), with plots."""
+    from vatrack.reporting.breakdown import run_breakdown, version_name
+
+    named: dict[str, Path] = {}
+    for item in predictions:
+        name, sep, path = item.partition("=")
+        if not sep:
+            name, path = "", item
+        elif not name.strip():
+            raise VatrackError(f"--predictions {item!r}: the name before '=' is empty; use NAME=PATH")
+        if not Path(path).exists():
+            raise VatrackError(f"--predictions {path}: no such file or folder")
+        name = name.strip() or version_name(path)
+        if name in named:
+            raise VatrackError(f"--predictions: two inputs are named '{name}'; name them NAME=PATH")
+        named[name] = Path(path)
+    result = run_breakdown(named, data, out, force=force, fmt=fmt, seed_set=seed_set.value,
+                           command=" ".join(["vatrack", "breakdown", *sys.argv[2:]]))
+    for name, summary in result["summaries"].items():
+        line = summary[summary["dim"] != "avg"].set_index(["group", "dim"])["r_composite_mean"]
+        _say(f"{name}: composite r arousal all {line[('all', 'arousal')]:.3f}, seen {line.get(('seen', 'arousal'), float('nan')):.3f}, "
+             f"unseen {line.get(('unseen', 'arousal'), float('nan')):.3f}; valence all {line[('all', 'valence')]:.3f}")
+    _say(f"wrote {result['markdown']} and {result['html']} ({len(result['plots'])} plots)")
 
 
 @app.command()

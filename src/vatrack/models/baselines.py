@@ -1,4 +1,4 @@
-"""Baselines for subtask 1: mean, user-mean, ridge (Linear(BERT) recipe), ridge+user.
+"""Baselines for subtask 1: mean, user-mean, ridge (Linear(BERT) recipe), ridge+user, ridge+user+types.
 
 All follow the estimator contract (docs/architecture.md). Per-user offsets are shrunk
 toward zero by an empirical-Bayes factor n / (n + k), with k = within-user variance /
@@ -24,6 +24,8 @@ from vatrack.protocols import grouped_oof
 # grids the baselines (1e-2..1e4) and the forecasters (1e-1..1e5) had; a chosen alpha moves
 # only where the old grid's edge was the best value.
 RIDGE_ALPHAS = np.logspace(-2, 5, 15)
+# ridge+user+types: a text type with fewer training rows than this keeps the shared ridge.
+MIN_TYPE_ROWS = 20
 
 
 def prediction_frame(inputs: pd.DataFrame, pred: np.ndarray) -> pd.DataFrame:
@@ -144,6 +146,7 @@ class RidgeBaseline(Baseline):
 
     kind = "ridge"
     with_user_offsets = False
+    split_types = False
 
     def _features(self, frame: pd.DataFrame) -> np.ndarray:
         from vatrack.encoders import get_encoder
@@ -155,16 +158,32 @@ class RidgeBaseline(Baseline):
         x, y = self._features(train), _labels(train)
         ridge = RidgeCV(alphas=RIDGE_ALPHAS, alpha_per_target=True).fit(x, y)
         self.state = {"ridge": ridge}
+        if self.split_types:
+            self.state["type_ridges"] = _type_ridges(x, train["is_words"].to_numpy(dtype=bool), y,
+                                                     train["user_id"].to_numpy())
         if self.with_user_offsets:
             # Offsets from out-of-fold residuals (grouped by user): in-sample residuals of a
             # ridge are too small and would shrink the offsets for the wrong reason.
             # Whole-user folds make each residual look like an unseen-user error, which is
             # what a user offset corrects for a seen user later.
-            oof = grouped_oof(Ridge(alpha=ridge.alpha_), x, y, groups=train["user_id"].to_numpy())
+            users = train["user_id"].to_numpy()
+            oof = grouped_oof(Ridge(alpha=ridge.alpha_), x, y, groups=users)
+            words = train["is_words"].to_numpy(dtype=bool)
+            for kind, model in self.state.get("type_ridges", {}).items():
+                mask = words if kind == "words" else ~words
+                oof[mask] = grouped_oof(Ridge(alpha=model.alpha_), x[mask], y[mask], groups=users[mask])
             self.state["user_offsets"] = shrunk_user_offsets(train["user_id"], y - oof)
 
     def _predict(self, inputs):
-        base = self.state["ridge"].predict(self._features(inputs)) if len(inputs) else np.zeros((0, 2))
+        if not len(inputs):
+            return np.zeros((0, 2))
+        x = self._features(inputs)
+        base = self.state["ridge"].predict(x)
+        words = inputs["is_words"].to_numpy(dtype=bool)
+        for kind, model in self.state.get("type_ridges", {}).items():
+            mask = words if kind == "words" else ~words
+            if mask.any():
+                base[mask] = model.predict(x[mask])
         return self._apply_offsets(inputs, base)
 
 
@@ -175,4 +194,28 @@ class RidgeUserBaseline(RidgeBaseline):
     with_user_offsets = True
 
 
-BASELINES = {cls.kind: cls for cls in (MeanBaseline, UserMeanBaseline, RidgeBaseline, RidgeUserBaseline)}
+class RidgeUserTypesBaseline(RidgeUserBaseline):
+    """ridge+user with one ridge per text type: feeling-word lists (``is_words``) and essays.
+
+    Each type gets its own weights and alpha (a type with fewer than
+    :data:`MIN_TYPE_ROWS` training rows or fewer than 2 users keeps the shared ridge); user
+    offsets come from the type ridges' out-of-fold residuals. Why: the two kinds of entry
+    embed very differently (a 9-word list vs a 60-word essay), and arousal is read from them
+    with different accuracy (docs/arousal-study-draft.md).
+    """
+
+    kind = "ridge+user+types"
+    split_types = True
+
+
+def _type_ridges(x: np.ndarray, words: np.ndarray, y: np.ndarray, users: np.ndarray) -> dict:
+    """A RidgeCV per text type ("words", "essays") that has enough rows and users to fit one."""
+    ridges = {}
+    for kind, mask in (("words", words), ("essays", ~words)):
+        if mask.sum() >= MIN_TYPE_ROWS and len(np.unique(users[mask])) >= 2:
+            ridges[kind] = RidgeCV(alphas=RIDGE_ALPHAS, alpha_per_target=True).fit(x[mask], y[mask])
+    return ridges
+
+
+BASELINES = {cls.kind: cls for cls in (MeanBaseline, UserMeanBaseline, RidgeBaseline, RidgeUserBaseline,
+                                       RidgeUserTypesBaseline)}
