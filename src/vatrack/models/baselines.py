@@ -201,7 +201,7 @@ class RidgeUserTypesBaseline(RidgeUserBaseline):
     :data:`MIN_TYPE_ROWS` training rows or fewer than 2 users keeps the shared ridge); user
     offsets come from the type ridges' out-of-fold residuals. Why: the two kinds of entry
     embed very differently (a 9-word list vs a 60-word essay), and arousal is read from them
-    with different accuracy (docs/arousal-study-draft.md).
+    with different accuracy (docs/results.md, the arousal study).
     """
 
     kind = "ridge+user+types"
