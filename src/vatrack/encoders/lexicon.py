@@ -25,9 +25,12 @@ is alpha / its variance, so the lexicon columns must be on the scale of the sent
 columns: each raw feature is centred and divided by a fixed spread (``_CENTRE``, ``_SPREAD``:
 rounded means and standard deviations measured once on diary texts, labels unused; fixed
 constants, so a text's vector never depends on which other texts are encoded), which gives
-each column about unit variance, and then multiplied by ``BLOCK_SCALE`` (about the standard
-deviation of one coordinate of a unit-length 384-dimensional MiniLM vector, 1/sqrt(384) = 0.05,
-times the factor chosen on development seeds). Deterministic and cheap (~0.1 ms a text); kept
+each column about unit variance, and then multiplied by ``BLOCK_SCALE`` = 0.25, five times the
+standard deviation of one coordinate of a unit-length 384-dimensional MiniLM vector
+(1/sqrt(384) = 0.05; MPNet's 768 coordinates: 0.036). So each lexicon column is penalised
+about 25 times less than one sentence-vector coordinate: sixteen dense affect features against
+hundreds of diffuse ones. The factor was chosen on development seeds among 1, 5 and 20
+(ridge+user, minilm+mpnet+lexicon; docs/results.md). Deterministic and cheap (~0.1 ms a text); kept
 in memory per process, never written to disk.
 """
 
@@ -54,7 +57,7 @@ _CENTRE = np.array([0.25, 0.25, 0.15, 0.4, 0.4,
                     0.035, 0.13, 0.02, 0.04, 0.13, 0.15, 0.2, 0.06, 0.045, 0.13, 0.4])
 _SPREAD = np.array([0.7, 0.25, 0.2, 0.1, 0.3,
                     0.08, 0.16, 0.05, 0.09, 0.18, 0.2, 0.25, 0.12, 0.08, 0.17, 0.3])
-BLOCK_SCALE = 0.05
+BLOCK_SCALE = 0.25  # see the module docstring
 
 # Bump when the features or their scaling change (part of the encoder identity).
 LEXICON_VERSION = "lexicon-v1"
