@@ -21,17 +21,19 @@ light PyPI package with a licence that allows this use, so arousal comes only th
 intensity and the NRC emotion shares (fear, anger, surprise, anticipation).
 
 Scaling. The ridge models share one alpha over every column, and a column's effective penalty
-is alpha / its variance, so the lexicon columns must be on the scale of the sentence-vector
-columns: each raw feature is centred and divided by a fixed spread (``_CENTRE``, ``_SPREAD``:
-rounded means and standard deviations measured once on diary texts, labels unused; fixed
-constants, so a text's vector never depends on which other texts are encoded), which gives
-each column about unit variance, and then multiplied by ``BLOCK_SCALE`` = 0.25, five times the
-standard deviation of one coordinate of a unit-length 384-dimensional MiniLM vector
-(1/sqrt(384) = 0.05; MPNet's 768 coordinates: 0.036). So each lexicon column is penalised
-about 25 times less than one sentence-vector coordinate: sixteen dense affect features against
-hundreds of diffuse ones. The factor was chosen on development seeds among 1, 5 and 20
-(ridge+user, minilm+mpnet+lexicon; docs/results.md). Deterministic and cheap (~0.1 ms a text); kept
-in memory per process, never written to disk.
+is alpha / its variance, so the lexicon columns need a deliberate scale relative to the
+sentence-vector columns. Each raw feature is centred and divided by a fixed spread
+(``_CENTRE``, ``_SPREAD``: rounded means and standard deviations measured once on diary texts,
+labels unused; fixed constants, so a text's vector never depends on which other texts are
+encoded), which gives each column about unit variance, and then multiplied by ``BLOCK_SCALE``
+= 0.25, five times the standard deviation of one coordinate of a unit-length 384-dimensional
+MiniLM vector (1/sqrt(384) = 0.05; MPNet's 768 coordinates: 0.036). So each lexicon column is
+penalised about 25 times less than one sentence-vector coordinate: sixteen dense affect
+features against hundreds of diffuse ones. The factor was chosen on development seeds among
+1, 5 and 20 (ridge+user, minilm+mpnet+lexicon; the lexicon section of docs/results.md).
+
+Deterministic and cheap (~0.2 ms a text); vectors are kept in memory per process, never
+written to disk.
 """
 
 from __future__ import annotations
