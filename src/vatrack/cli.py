@@ -310,7 +310,7 @@ def baseline(
     out: Path = typer.Option(..., help="where to write pred_subtask1.csv"),
     method: str = typer.Option("ridge+user", help="mean, user-mean, ridge, ridge+user or finetune (MiniLM fine-tuned per text)"),
     task: Task = typer.Option(Task.subtask1, help="baselines predict subtask 1"),
-    encoder: str = typer.Option("minilm", help="minilm, mpnet, a Hugging Face id or a local model folder"),
+    encoder: str = typer.Option("minilm", help="minilm, mpnet, lexicon, a Hugging Face id, a local model folder, or several joined by + (minilm+mpnet+lexicon)"),
     save: Optional[Path] = typer.Option(None, help="also save the fitted model bundle here"),
     threads: Optional[int] = THREADS,
     fmt=None,

@@ -4,7 +4,8 @@
 >>> X = enc.encode(texts)          # float32 (n, 384), cached under $VATRACK_CACHE
 
 Modules, in reading order: ``sources`` (name -> model folder, MPNet unpacking, cache root),
-``store`` (SQLite vector cache), ``encoder`` (pooling, TextEncoder, get_encoder).
+``store`` (SQLite vector cache), ``lexicon`` (affect-lexicon features, the ``lexicon`` encoder),
+``encoder`` (pooling, TextEncoder, get_encoder).
 """
 
 from vatrack.encoders.encoder import (
@@ -19,11 +20,14 @@ from vatrack.encoders.encoder import (
     make_tokens_fn,
     tokenize,
 )
+from vatrack.encoders.lexicon import LEXICON_FEATURES, LexiconEncoder
 from vatrack.encoders.sources import ModelSource, cache_dir, install_mpnet, resolve
 
 __all__ = [
     "ModelSource",
     "ConcatEncoder",
+    "LEXICON_FEATURES",
+    "LexiconEncoder",
     "TextEncoder",
     "cache_dir",
     "clear_memory_cache",

@@ -18,6 +18,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from vatrack.encoders.lexicon import LEXICON_NAME, LexiconEncoder
 from vatrack.encoders.sources import ModelSource, allow_download, cache_dir, resolve
 from vatrack.encoders.store import VectorStore
 from vatrack.errors import VatrackError
@@ -254,7 +255,10 @@ class TextEncoder:
 
 
 def get_encoder(name: str = "minilm", max_length: int = 128, device: str | None = None, batch_size: int = 32) -> TextEncoder:
-    """The encoder for ``name`` (minilm, mpnet, a local model folder or an HF id).
+    """The encoder for ``name`` (minilm, mpnet, lexicon, a local model folder or an HF id).
+
+    ``lexicon`` is not a transformer: 16 affect-lexicon features (VADER, NRC EmoLex), see
+    vatrack.encoders.lexicon. Names joined by '+' ("minilm+mpnet+lexicon") are concatenated.
 
     Cheap: weights load only when a text misses the cache. Encoders are memoised per
     process, so a CV loop calling this per fold loads the model once.
@@ -262,6 +266,8 @@ def get_encoder(name: str = "minilm", max_length: int = 128, device: str | None 
     if "+" in name and not os.path.exists(name):
         parts = [part.strip() for part in name.split("+")]
         return ConcatEncoder([get_encoder(part, max_length, device, batch_size) for part in parts])
+    if name == LEXICON_NAME:  # affect-lexicon features (vatrack.encoders.lexicon), no model to load
+        return LexiconEncoder(max_length=max_length)
     if not isinstance(max_length, int) or max_length < 2:
         raise VatrackError(f"encoder max_length must be an integer >= 2, got {max_length!r}")
     if not isinstance(batch_size, int) or batch_size < 1:
@@ -276,14 +282,14 @@ def get_encoder(name: str = "minilm", max_length: int = 128, device: str | None 
 
 
 class ConcatEncoder:
-    """Several encoders side by side ("minilm+mpnet"): their vectors concatenated.
+    """Several encoders side by side ("minilm+mpnet", "minilm+lexicon"): their vectors concatenated.
 
     Each part keeps its own cache, so adding a part never re-embeds the others. Frozen
     use only: fine-tuning needs one transformer.
     """
 
-    def __init__(self, parts: list[TextEncoder]):
-        if not parts or any(not isinstance(p, TextEncoder) for p in parts):
+    def __init__(self, parts: list[TextEncoder | LexiconEncoder]):
+        if not parts or any(not isinstance(p, (TextEncoder, LexiconEncoder)) for p in parts):
             raise VatrackError("an encoder combination needs two or more plain encoders, e.g. minilm+mpnet")
         self.parts = parts
         self.name = "+".join(p.name for p in parts)
