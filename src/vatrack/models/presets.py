@@ -307,9 +307,17 @@ def resolve_config(base="v3.3", overrides=None, *, encoder: str | None = None, m
     return make_config(grouped, source)
 
 
+class _PresetDumper(yaml.SafeDumper):
+    """Groups as blocks (one key per line, like the shipped presets), lists inline ([512, 256])."""
+
+
+_PresetDumper.add_representer(list, lambda dumper, value: dumper.represent_sequence("tag:yaml.org,2002:seq", value,
+                                                                                    flow_style=True))
+
+
 def config_yaml(config: SequenceConfig) -> str:
     """The resolved config as a preset file (groups in schema order)."""
-    return yaml.safe_dump(config.model_dump(), sort_keys=False, default_flow_style=None)
+    return yaml.dump(config.model_dump(), Dumper=_PresetDumper, sort_keys=False, default_flow_style=False)
 
 
 # --- preset files -----------------------------------------------------------------------------
