@@ -26,7 +26,10 @@ def factories():
     out = {m: (lambda m: lambda encoder, seed: make_model(m, encoder=encoder, seed=seed))(m) for m in BASELINE_METHODS}
     out["sequence"] = lambda encoder, seed: make_model("sequence", config="v3.3", encoder=encoder, seed=seed,
                                                        overrides=TINY_SEQUENCE)
-    out["finetune"] = lambda encoder, seed: make_model("finetune", encoder=encoder, seed=seed, epochs=1, batch_size=8)
+    # cache=False: a cached fit would make the leakage and label tests pass without training.
+    for m in ("finetune", "finetune+ridge"):
+        out[m] = (lambda m: lambda encoder, seed: make_model(m, encoder=encoder, seed=seed, epochs=1, batch_size=8,
+                                                             cache=False))(m)
     return out
 
 

@@ -4,13 +4,14 @@ from vatrack.data import clip_to_scale
 from vatrack.errors import VatrackError
 from vatrack.models.baselines import BASELINES, prediction_frame
 from vatrack.models.bundle import read_meta
-from vatrack.models.finetune import FineTunedRegressor
+from vatrack.models.finetune import FineTunedRegressor, FineTunedRidge
 from vatrack.models.forecasters import FORECASTERS, load_forecaster, make_forecaster
 from vatrack.models.sequence import SequenceRegressor
 
 MODELS = dict(BASELINES)
 MODELS[SequenceRegressor.kind] = SequenceRegressor  # make_model("sequence", config="v3.3", seed=0)
 MODELS[FineTunedRegressor.kind] = FineTunedRegressor  # make_model("finetune", encoder="minilm", epochs=3)
+MODELS[FineTunedRidge.kind] = FineTunedRidge  # ridge+user on the fine-tuned vectors
 
 
 def make_model(method: str, **params):
@@ -42,5 +43,5 @@ def load_model(folder):
                            "its files do not belong together, retrain the model") from None
 
 
-__all__ = ["BASELINES", "FORECASTERS", "MODELS", "FineTunedRegressor", "SequenceRegressor", "clip_to_scale", "load_forecaster", "load_model",
+__all__ = ["BASELINES", "FORECASTERS", "MODELS", "FineTunedRegressor", "FineTunedRidge", "SequenceRegressor", "clip_to_scale", "load_forecaster", "load_model",
            "make_forecaster", "make_model", "prediction_frame"]

@@ -12,11 +12,24 @@ The residuals are the fine-tuned model's own on its training rows, so they are s
 than out-of-sample ones and the offsets are conservative (cross-fitting them would cost a
 second fine-tune per fit).
 
+``FineTunedRidge`` (method ``finetune+ridge``) uses the same fine-tuned encoder the other
+way: its pooled vectors replace the frozen ones under vatrack's ridge+user.
+
+A fit is cached (``cache=True``) under ``$VATRACK_CACHE/finetuned``, keyed by the
+fine-tuning parameters, the encoder's weights and every training row (texts, labels,
+users, order), so a comparison or a rerun on the same rows loads the fine-tuned network
+instead of training it again, and both methods share one fine-tune per fold.
+
 About 3 minutes per epoch for ~2,700 texts on 2 CPU cores; see docs/performance.md.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
+import os
+import shutil
+import tempfile
 import time
 from pathlib import Path
 
@@ -29,8 +42,14 @@ from torch import nn
 from vatrack.data import LABELS
 from vatrack.errors import VatrackError
 from vatrack.features import diary_frame
-from vatrack.models.baselines import prediction_frame, shrunk_user_offsets
+from vatrack.models.baselines import RidgeUserBaseline, prediction_frame, shrunk_user_offsets
 from vatrack.models.bundle import load_state, save_bundle
+
+# Bump when fine-tuning code changes what a fit produces: old cached fits are then never
+# looked up again.
+FIT_CACHE_VERSION = 1
+# Parameters that do not change the fitted network.
+_NOT_IN_KEY = ("progress", "cache")
 
 
 class TextNet(nn.Module):
@@ -43,12 +62,15 @@ class TextNet(nn.Module):
         self.register_buffer("label_mean", torch.as_tensor(np.asarray(label_mean), dtype=torch.float32))
         self.register_buffer("label_std", torch.as_tensor(np.asarray(label_std), dtype=torch.float32))
 
-    def forward(self, batch: dict) -> torch.Tensor:
+    def vectors(self, batch: dict) -> torch.Tensor:
+        """The fine-tuned encoder's pooled text vectors."""
         from vatrack.encoders import encode_tokens
 
-        vectors = encode_tokens(self.encoder, {"input_ids": batch["input_ids"], "attention_mask": batch["attention_mask"]},
-                                self.normalize)
-        out = self.head(torch.cat([vectors, batch["is_words"].unsqueeze(-1)], dim=-1))
+        return encode_tokens(self.encoder, {"input_ids": batch["input_ids"], "attention_mask": batch["attention_mask"]},
+                             self.normalize)
+
+    def forward(self, batch: dict) -> torch.Tensor:
+        out = self.head(torch.cat([self.vectors(batch), batch["is_words"].unsqueeze(-1)], dim=-1))
         return out * self.label_std + self.label_mean
 
 
@@ -96,6 +118,10 @@ class FineTunedRegressor(BaseEstimator):
         Loss per dimension = w (1 - CCC) + (1 - w) MSE.
     user_offsets : bool
         Add a seen user's shrunk mean residual.
+    cache : bool
+        Reuse (and store) the fitted network under ``$VATRACK_CACHE/finetuned``, keyed by
+        the other parameters, the encoder's weights and the training rows (~90 MB a fit
+        for MiniLM; delete the folder to free it).
     progress : bool
         Show the training bar.
     """
@@ -104,11 +130,12 @@ class FineTunedRegressor(BaseEstimator):
 
     def __init__(self, encoder: str = "minilm", seed: int = 0, max_length: int = 128, epochs: int = 3,
                  batch_size: int = 16, lr_encoder: float = 3e-5, lr_head: float = 1e-3, weight_decay: float = 0.01,
-                 warmup: float = 0.1, ccc_weight: float = 0.5, user_offsets: bool = True, progress: bool = False):
+                 warmup: float = 0.1, ccc_weight: float = 0.5, user_offsets: bool = True, cache: bool = True,
+                 progress: bool = False):
         self.encoder, self.seed, self.max_length = encoder, seed, max_length
         self.epochs, self.batch_size = epochs, batch_size
         self.lr_encoder, self.lr_head, self.weight_decay, self.warmup = lr_encoder, lr_head, weight_decay, warmup
-        self.ccc_weight, self.user_offsets, self.progress = ccc_weight, user_offsets, progress
+        self.ccc_weight, self.user_offsets, self.cache, self.progress = ccc_weight, user_offsets, cache, progress
         self.net: TextNet | None = None
         self.state: dict = {}
         self.fit_info: dict = {}
@@ -124,16 +151,56 @@ class FineTunedRegressor(BaseEstimator):
             raise VatrackError(f"ccc_weight must lie in [0, 1], got {self.ccc_weight!r}")
 
     def fit(self, train: pd.DataFrame) -> "FineTunedRegressor":
-        """Fine-tune on labelled rows; returns the estimator."""
+        """Fine-tune on labelled rows (or load the cached fit of the same rows); returns the estimator."""
+        self._check()
+        train = diary_frame(train, "train", labels=True)
+        if len(train) < 2:
+            raise VatrackError("the fine-tuned model needs at least 2 training rows")
+        folder = _fit_cache_dir() / self._fit_key(train) if self.cache else None
+        if folder is not None and (folder / "model.json").exists():
+            cached = FineTunedRegressor.from_bundle(folder)
+            self.net, self.state = cached.net, cached.state
+            self.fit_info = {**cached.fit_info, "cached_fit": str(folder)}
+            return self
+        self._fine_tune(train)
+        if folder is not None:
+            self._store_fit(folder)
+        return self
+
+    def _fit_key(self, train: pd.DataFrame) -> str:
+        """Hash of what determines the fitted network: parameters, encoder weights, training rows."""
+        from vatrack.encoders import resolve
+
+        params = {k: v for k, v in self.get_params().items() if k not in _NOT_IN_KEY}
+        h = hashlib.blake2b(digest_size=16)
+        h.update(json.dumps({"version": FIT_CACHE_VERSION, "params": params, "encoder": resolve(self.encoder).fingerprint},
+                            sort_keys=True, default=str).encode())
+        rows = train[["user_id", "text_id", "text", "timestamp", "is_words", *LABELS]]
+        h.update(pd.util.hash_pandas_object(rows, index=False).to_numpy().tobytes())
+        return h.hexdigest()
+
+    def _store_fit(self, folder: Path) -> None:
+        """Write the fitted network into the cache (whole folder renamed into place: never half-written)."""
+        try:
+            folder.parent.mkdir(parents=True, exist_ok=True)
+            tmp = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", dir=folder.parent))
+        except OSError:
+            return  # a read-only cache only costs the next fit its time
+        try:
+            self._write_bundle(tmp, FineTunedRegressor.kind, {k: v for k, v in self.state.items() if k != "ridge"},
+                               self.get_params())
+            os.replace(tmp, folder)
+        except OSError:
+            pass  # another process stored the same fit first, or the disk is full
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+
+    def _fine_tune(self, train: pd.DataFrame) -> None:
         from vatrack.encoders import load_torch_model, resolve, tokenize
         from vatrack.training import LoopSettings, fit_module, seed_run
         from vatrack.training.module import RegressionModule
 
-        self._check()
         started = time.perf_counter()
-        train = diary_frame(train, "train", labels=True)
-        if len(train) < 2:
-            raise VatrackError("the fine-tuned model needs at least 2 training rows")
         y = train[list(LABELS)].to_numpy(dtype=np.float32)
         seed_run(self.seed)
         tokenizer, encoder = load_torch_model(self.encoder, device="cpu")
@@ -158,18 +225,26 @@ class FineTunedRegressor(BaseEstimator):
             self.state["user_offsets"] = shrunk_user_offsets(train["user_id"], y - fitted)
         self.fit_info = {"epochs_run": int(len(result.history)), "history": result.history.to_dict(orient="records"),
                          "train_time_s": round(time.perf_counter() - started, 3)}
-        return self
+
+    def _text_predictions(self, frame: pd.DataFrame) -> np.ndarray:
+        return self._batched(frame, self.net, 2)
+
+    def transform(self, inputs: pd.DataFrame) -> np.ndarray:
+        """The fine-tuned encoder's pooled vector of each row's text (rows in order)."""
+        if self.net is None:
+            raise VatrackError("the fine-tuned model is not fitted; call fit() or load a bundle first")
+        return self._batched(diary_frame(inputs, "inputs"), self.net.vectors, self.state["dim"])
 
     @torch.no_grad()
-    def _text_predictions(self, frame: pd.DataFrame, chunk: int = 64) -> np.ndarray:
+    def _batched(self, frame: pd.DataFrame, fn, width: int, chunk: int = 64) -> np.ndarray:
         from vatrack.encoders import tokenize
 
         self.net.eval()
         texts = _Texts(tokenize(self.state["tokenizer"], frame["text"].tolist(), self.max_length),
                        frame["is_words"].to_numpy(dtype=np.float32))
-        out = [self.net(texts.collate(list(range(start, min(start + chunk, len(texts)))))).double().numpy()
+        out = [fn(texts.collate(list(range(start, min(start + chunk, len(texts)))))).double().numpy()
                for start in range(0, len(texts), chunk)]
-        return np.vstack(out) if out else np.zeros((0, 2))
+        return np.vstack(out) if out else np.zeros((0, width))
 
     def predict(self, inputs: pd.DataFrame) -> pd.DataFrame:
         """Predictions for label-free rows (labels present in ``inputs`` are ignored)."""
@@ -187,16 +262,18 @@ class FineTunedRegressor(BaseEstimator):
         """Write the fitted model as a bundle folder (read back by ``vatrack.load_model``)."""
         if self.net is None:
             raise VatrackError("nothing to save: the fine-tuned model is not fitted")
-        folder = Path(folder)
-        folder.mkdir(parents=True, exist_ok=True)
+        return self._write_bundle(Path(folder), self.kind, self.state, self.get_params())
+
+    def _write_bundle(self, folder: Path, kind: str, state: dict, params: dict) -> Path:
         from vatrack.io import atomic_path
 
+        folder.mkdir(parents=True, exist_ok=True)
         with atomic_path(folder / "weights.pt") as tmp:
             torch.save({k: v.cpu() for k, v in self.net.state_dict().items()}, tmp)
         self.state["tokenizer"].save_pretrained(folder / "encoder")
         self.net.encoder.config.save_pretrained(folder / "encoder")
-        state = {k: v for k, v in self.state.items() if k != "tokenizer"}
-        save_bundle(folder, self.kind, {"params": self.get_params(), "state": state, "fit_info": self.fit_info},
+        state = {k: v for k, v in state.items() if k != "tokenizer"}
+        save_bundle(folder, kind, {"params": params, "state": state, "fit_info": self.fit_info},
                     meta={"encoder": self.encoder})
         return folder
 
@@ -218,3 +295,50 @@ class FineTunedRegressor(BaseEstimator):
             raise VatrackError(f"{folder}: fine-tuned model files unreadable ({type(err).__name__}); retrain the model") from None
         model.net.eval()
         return model
+
+
+def _fit_cache_dir() -> Path:
+    from vatrack.encoders import cache_dir
+
+    return cache_dir() / "finetuned"
+
+
+class _VectorRidgeUser(RidgeUserBaseline):
+    """ridge+user whose text vectors come from a given function (the fine-tuned encoder)."""
+
+    def __init__(self, vectors_of=None, max_length: int = 128):
+        super().__init__(encoder="fine-tuned", max_length=max_length)
+        self.vectors_of = vectors_of
+
+    def _features(self, frame: pd.DataFrame) -> np.ndarray:
+        return np.hstack([self.vectors_of(frame), frame["is_words"].to_numpy(dtype=float)[:, None]])
+
+
+class FineTunedRidge(FineTunedRegressor):
+    """ridge+user on the fine-tuned encoder's vectors instead of frozen ones.
+
+    The encoder is fine-tuned exactly as in ``finetune`` (same parameters, same cached fit);
+    its head is then set aside and vatrack's ridge+user (ridge on [vector, is_words], alpha
+    by leave-one-out, shrunk user offsets from whole-user out-of-fold residuals) is fitted on
+    the same training rows. Those rows' vectors come from an encoder trained on their labels,
+    so the ridge sees them better separated than it will see new texts.
+    """
+
+    kind = "finetune+ridge"
+
+    def fit(self, train: pd.DataFrame) -> "FineTunedRidge":
+        """Fine-tune (or load the cached fit), then fit ridge+user on the fine-tuned vectors."""
+        super().fit(train)
+        self.state["ridge"] = self._ridge().fit(train).state
+        return self
+
+    def _ridge(self) -> _VectorRidgeUser:
+        return _VectorRidgeUser(self.transform, self.max_length)
+
+    def predict(self, inputs: pd.DataFrame) -> pd.DataFrame:
+        """Predictions for label-free rows (labels present in ``inputs`` are ignored)."""
+        if self.net is None:
+            raise VatrackError("the fine-tuned model is not fitted; call fit() or load a bundle first")
+        ridge = self._ridge()
+        ridge.state = self.state["ridge"]
+        return ridge.predict(inputs)

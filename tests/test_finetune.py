@@ -1,0 +1,80 @@
+"""The fine-tuned encoder's fit cache and its two uses (finetune, finetune+ridge)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from vatrack.data import make_diaries
+from vatrack.models import FineTunedRegressor, FineTunedRidge, load_model
+from vatrack.protocols import strip_labels
+
+
+@pytest.fixture(scope="module")
+def rows():
+    frame = make_diaries(n_users=6, seed=5)
+    return frame.iloc[:60].reset_index(drop=True), frame.iloc[60:].reset_index(drop=True)
+
+
+def _trainings(monkeypatch) -> list:
+    """Count real fine-tunes (cache hits do not train)."""
+    calls = []
+    original = FineTunedRegressor._fine_tune
+
+    def counted(self, train):
+        calls.append(len(train))
+        return original(self, train)
+
+    monkeypatch.setattr(FineTunedRegressor, "_fine_tune", counted)
+    return calls
+
+
+def test_a_second_fit_of_the_same_rows_loads_the_cached_fit(rows, tiny_bert_dir, monkeypatch):
+    train, test = rows
+    calls = _trainings(monkeypatch)
+    params = dict(encoder=str(tiny_bert_dir), seed=3, epochs=1, batch_size=8)
+    first = FineTunedRegressor(**params).fit(train)
+    second = FineTunedRegressor(**params).fit(train)
+    assert calls == [len(train)]
+    assert "cached_fit" in second.fit_info and second.fit_info["train_time_s"] == first.fit_info["train_time_s"]
+    pd.testing.assert_frame_equal(first.predict(strip_labels(test)), second.predict(strip_labels(test)))
+    # finetune+ridge with the same parameters shares the fine-tune
+    FineTunedRidge(**params).fit(train)
+    assert calls == [len(train)]
+
+
+@pytest.mark.parametrize("change", ["label", "order", "param", "no-cache"])
+def test_anything_that_changes_the_fit_misses_the_cache(change, rows, tiny_bert_dir, monkeypatch):
+    train, _ = rows
+    calls = _trainings(monkeypatch)
+    params = dict(encoder=str(tiny_bert_dir), seed=4, epochs=1, batch_size=8)
+    FineTunedRegressor(**params).fit(train)  # trained, or cached by an earlier case
+    before = len(calls)
+    other = train.copy()
+    if change == "label":  # one training label: a cache keyed on texts alone would leak here
+        other.loc[0, "arousal"] = other.loc[0, "arousal"] + 1
+    elif change == "order":
+        other = other.iloc[::-1].reset_index(drop=True)
+    elif change == "param":
+        params["lr_head"] = 2e-3
+    else:
+        params["cache"] = False
+    FineTunedRegressor(**params).fit(other)
+    assert len(calls) == before + 1
+
+
+def test_finetune_ridge_uses_the_fine_tuned_vectors(rows, tiny_bert_dir, tmp_path):
+    train, test = rows
+    model = FineTunedRidge(encoder=str(tiny_bert_dir), seed=1, epochs=1, batch_size=8, cache=False).fit(train)
+    vectors = model.transform(strip_labels(test))
+    assert vectors.shape == (len(test), model.state["dim"]) and np.isfinite(vectors).all()
+    pred = model.predict(strip_labels(test))
+    # the ridge reads the fine-tuned vectors: other vectors give other predictions
+    model.net.encoder.embeddings.word_embeddings.weight.data.mul_(0.5)
+    assert not np.allclose(model.predict(strip_labels(test)).pred_valence, pred.pred_valence)
+    model.net.encoder.embeddings.word_embeddings.weight.data.mul_(2.0)
+    model.save(tmp_path / "bundle")
+    loaded = load_model(tmp_path / "bundle")
+    assert isinstance(loaded, FineTunedRidge)
+    pd.testing.assert_frame_equal(loaded.predict(strip_labels(test)), pred)
