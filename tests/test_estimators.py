@@ -52,8 +52,15 @@ def ensemble_factory(encoder, seed):
     return EnsembleRegressor(members, seed=seed, mode="cv", inner_folds=2)
 
 
-# Every shipped path: the contract's estimators plus best (refit + blend) and ensembles.
-SHIPPED = {**FACTORIES, "best": best_factory, "ensemble": ensemble_factory}
+def finetune_blend_factory(encoder, seed):
+    """The fine-tuned model averaged with ridge+user (a declared blend)."""
+    return make_model("finetune", encoder=encoder, seed=seed, epochs=1, batch_size=8, cache=False,
+                      blend={"ridge+user": 0.5}, blend_encoder=encoder)
+
+
+# Every shipped path: the contract's estimators plus best (refit + blend), the fine-tuned
+# model's blend and ensembles.
+SHIPPED = {**FACTORIES, "best": best_factory, "finetune+blend": finetune_blend_factory, "ensemble": ensemble_factory}
 
 
 def test_every_registered_model_is_in_the_common_tests():

@@ -78,3 +78,25 @@ def test_finetune_ridge_uses_the_fine_tuned_vectors(rows, tiny_bert_dir, tmp_pat
     loaded = load_model(tmp_path / "bundle")
     assert isinstance(loaded, FineTunedRidge)
     pd.testing.assert_frame_equal(loaded.predict(strip_labels(test)), pred)
+
+
+def test_a_declared_blend_is_the_weighted_sum_of_its_members(rows, tiny_bert_dir):
+    from vatrack.models import make_model
+
+    train, test = rows
+    params = dict(encoder=str(tiny_bert_dir), seed=2, epochs=1, batch_size=8)
+    alone = FineTunedRegressor(**params).fit(train).predict(strip_labels(test))
+    member = make_model("ridge+user", encoder=str(tiny_bert_dir)).fit(train).predict(strip_labels(test))
+    blended = FineTunedRegressor(**params, blend={"ridge+user": 0.3}, blend_encoder=str(tiny_bert_dir)).fit(train)
+    got = blended.predict(strip_labels(test))
+    cols = ["pred_valence", "pred_arousal"]
+    np.testing.assert_allclose(got[cols].to_numpy(), 0.7 * alone[cols].to_numpy() + 0.3 * member[cols].to_numpy(),
+                               atol=1e-9)
+
+
+@pytest.mark.parametrize("blend", [{"ridge+usr": 0.5}, {"ridge+user": 1.5}, "ridge+user"])
+def test_a_bad_blend_names_the_parameter(blend, rows, tiny_bert_dir):
+    from vatrack.errors import VatrackError
+
+    with pytest.raises(VatrackError, match="`blend`"):
+        FineTunedRegressor(encoder=str(tiny_bert_dir), blend=blend).fit(rows[0])

@@ -219,3 +219,30 @@ def _type_ridges(x: np.ndarray, words: np.ndarray, y: np.ndarray, users: np.ndar
 
 BASELINES = {cls.kind: cls for cls in (MeanBaseline, UserMeanBaseline, RidgeBaseline, RidgeUserBaseline,
                                        RidgeUserTypesBaseline)}
+
+
+def blend_problem(blend: dict) -> str | None:
+    """What is wrong with a declared blend ({baseline: weight}), or None."""
+    unknown = sorted(set(blend) - set(BASELINES))
+    if unknown:
+        return f"cannot blend with {', '.join(unknown)}; choose from the baselines {', '.join(BASELINES)}"
+    if any(not 0.0 <= w <= 1.0 for w in blend.values()) or sum(blend.values()) > 1.0:
+        return f"blend weights must lie in [0, 1] and sum to at most 1, got {blend}"
+    return None
+
+
+def fit_blend(train: pd.DataFrame, blend: dict, encoder: str, seed: int, max_length: int) -> dict:
+    """A declared blend's members ({baseline: weight}), each a fresh baseline fitted on ``train``.
+
+    Two model families err differently; their weighted average correlates better with the
+    truth than either (official-style CV: the best preset, the finetune study)."""
+    return {method: BASELINES[method](encoder=encoder, seed=seed, max_length=max_length).fit(train) for method in blend}
+
+
+def blend_predictions(own: np.ndarray, members: dict, blend: dict, inputs: pd.DataFrame) -> np.ndarray:
+    """(1 - sum of weights) * the model's own predictions + each member's weighted predictions."""
+    out = (1.0 - sum(blend.values())) * own
+    for method, weight in blend.items():
+        out = out + weight * members[method].predict(inputs)[["pred_valence", "pred_arousal"]].to_numpy()
+    return out
+

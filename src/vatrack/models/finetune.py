@@ -42,14 +42,21 @@ from torch import nn
 from vatrack.data import LABELS
 from vatrack.errors import VatrackError
 from vatrack.features import diary_frame
-from vatrack.models.baselines import RidgeUserBaseline, prediction_frame, shrunk_user_offsets
+from vatrack.models.baselines import (
+    RidgeUserBaseline,
+    blend_predictions,
+    blend_problem,
+    fit_blend,
+    prediction_frame,
+    shrunk_user_offsets,
+)
 from vatrack.models.bundle import load_state, save_bundle
 
 # Bump when fine-tuning code changes what a fit produces: old cached fits are then never
 # looked up again.
 FIT_CACHE_VERSION = 1
-# Parameters that do not change the fitted network.
-_NOT_IN_KEY = ("progress", "cache")
+# Parameters that do not change the fine-tuned network (the blend is fitted after it).
+_NOT_IN_KEY = ("progress", "cache", "blend", "blend_encoder")
 
 
 class TextNet(nn.Module):
@@ -118,6 +125,12 @@ class FineTunedRegressor(BaseEstimator):
         Loss per dimension = w (1 - CCC) + (1 - w) MSE.
     user_offsets : bool
         Add a seen user's shrunk mean residual.
+    blend : dict or None
+        Baselines averaged with the fine-tuned model, as ``{method: weight}`` (e.g.
+        ``{"ridge+user": 0.5}``): final = (1 - sum of weights) * this model + each weight *
+        its baseline, fitted on the same rows with ``blend_encoder``'s frozen vectors.
+    blend_encoder : str
+        Encoder of the blend's baselines ("minilm", "minilm+mpnet", ...).
     cache : bool
         Reuse (and store) the fitted network under ``$VATRACK_CACHE/finetuned``, keyed by
         the other parameters, the encoder's weights and the training rows (~90 MB a fit
@@ -130,12 +143,13 @@ class FineTunedRegressor(BaseEstimator):
 
     def __init__(self, encoder: str = "minilm", seed: int = 0, max_length: int = 128, epochs: int = 3,
                  batch_size: int = 16, lr_encoder: float = 3e-5, lr_head: float = 1e-3, weight_decay: float = 0.01,
-                 warmup: float = 0.1, ccc_weight: float = 0.5, user_offsets: bool = True, cache: bool = True,
-                 progress: bool = False):
+                 warmup: float = 0.1, ccc_weight: float = 0.5, user_offsets: bool = True, blend: dict | None = None,
+                 blend_encoder: str = "minilm", cache: bool = True, progress: bool = False):
         self.encoder, self.seed, self.max_length = encoder, seed, max_length
         self.epochs, self.batch_size = epochs, batch_size
         self.lr_encoder, self.lr_head, self.weight_decay, self.warmup = lr_encoder, lr_head, weight_decay, warmup
         self.ccc_weight, self.user_offsets, self.cache, self.progress = ccc_weight, user_offsets, cache, progress
+        self.blend, self.blend_encoder = blend, blend_encoder
         self.net: TextNet | None = None
         self.state: dict = {}
         self.fit_info: dict = {}
@@ -149,6 +163,8 @@ class FineTunedRegressor(BaseEstimator):
                 raise VatrackError(f"{name} must be a positive integer, got {value!r}")
         if not 0.0 <= float(self.ccc_weight) <= 1.0:
             raise VatrackError(f"ccc_weight must lie in [0, 1], got {self.ccc_weight!r}")
+        if self.blend is not None and (not isinstance(self.blend, dict) or blend_problem(self.blend)):
+            raise VatrackError(f"`blend`: {blend_problem(self.blend) if isinstance(self.blend, dict) else 'expected a mapping of method: weight, e.g. {ridge+user: 0.5}'}")
 
     def fit(self, train: pd.DataFrame) -> "FineTunedRegressor":
         """Fine-tune on labelled rows (or load the cached fit of the same rows); returns the estimator."""
@@ -161,17 +177,19 @@ class FineTunedRegressor(BaseEstimator):
             cached = FineTunedRegressor.from_bundle(folder)
             self.net, self.state = cached.net, cached.state
             self.fit_info = {**cached.fit_info, "cached_fit": str(folder)}
-            return self
-        self._fine_tune(train)
-        if folder is not None:
-            self._store_fit(folder)
+        else:
+            self._fine_tune(train)
+            if folder is not None:
+                self._store_fit(folder)
+        if self.blend:
+            self.state["blend"] = fit_blend(train, self.blend, self.blend_encoder, self.seed, self.max_length)
         return self
 
     def _fit_key(self, train: pd.DataFrame) -> str:
         """Hash of what determines the fitted network: parameters, encoder weights, training rows."""
         from vatrack.encoders import resolve
 
-        params = {k: v for k, v in self.get_params().items() if k not in _NOT_IN_KEY}
+        params = {k: v for k, v in FineTunedRegressor(**self.get_params()).get_params().items() if k not in _NOT_IN_KEY}
         h = hashlib.blake2b(digest_size=16)
         h.update(json.dumps({"version": FIT_CACHE_VERSION, "params": params, "encoder": resolve(self.encoder).fingerprint},
                             sort_keys=True, default=str).encode())
@@ -187,8 +205,8 @@ class FineTunedRegressor(BaseEstimator):
         except OSError:
             return  # a read-only cache only costs the next fit its time
         try:
-            self._write_bundle(tmp, FineTunedRegressor.kind, {k: v for k, v in self.state.items() if k != "ridge"},
-                               self.get_params())
+            self._write_bundle(tmp, FineTunedRegressor.kind, self.state,
+                               {**self.get_params(), "blend": None})
             os.replace(tmp, folder)
         except OSError:
             pass  # another process stored the same fit first, or the disk is full
@@ -251,12 +269,18 @@ class FineTunedRegressor(BaseEstimator):
         if self.net is None:
             raise VatrackError("the fine-tuned model is not fitted; call fit() or load a bundle first")
         frame = diary_frame(inputs, "inputs")
+        pred = self._own_predictions(frame)
+        if self.blend and len(frame):
+            pred = blend_predictions(pred, self.state["blend"], self.blend, frame)
+        return prediction_frame(inputs, pred)  # the caller's keys, as given
+
+    def _own_predictions(self, frame: pd.DataFrame) -> np.ndarray:
         pred = self._text_predictions(frame)
         offsets = self.state.get("user_offsets", {})
         if offsets and len(frame):
             zero = np.zeros(len(LABELS))
             pred = pred + np.stack([offsets.get(u, zero) for u in frame["user_id"]])
-        return prediction_frame(inputs, pred)  # the caller's keys, as given
+        return pred
 
     def save(self, folder) -> Path:
         """Write the fitted model as a bundle folder (read back by ``vatrack.load_model``)."""
@@ -332,13 +356,11 @@ class FineTunedRidge(FineTunedRegressor):
         self.state["ridge"] = self._ridge().fit(train).state
         return self
 
+    def _own_predictions(self, frame: pd.DataFrame) -> np.ndarray:
+        ridge = self._ridge()
+        ridge.state = self.state["ridge"]
+        return ridge.predict(frame)[["pred_valence", "pred_arousal"]].to_numpy()
+
     def _ridge(self) -> _VectorRidgeUser:
         return _VectorRidgeUser(self.transform, self.max_length)
 
-    def predict(self, inputs: pd.DataFrame) -> pd.DataFrame:
-        """Predictions for label-free rows (labels present in ``inputs`` are ignored)."""
-        if self.net is None:
-            raise VatrackError("the fine-tuned model is not fitted; call fit() or load a bundle first")
-        ridge = self._ridge()
-        ridge.state = self.state["ridge"]
-        return ridge.predict(inputs)

@@ -36,7 +36,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from vatrack.errors import VatrackError
 from vatrack.features import FeatureSpec
-from vatrack.models.baselines import BASELINES
+from vatrack.models.baselines import blend_problem
 
 # Package data (pyproject: [tool.setuptools.package-data]); a test installs the wheel and trains from it.
 PACKAGE_PRESETS = Path(__file__).resolve().parents[1] / "presets"
@@ -136,11 +136,9 @@ class SequenceConfig(BaseModel):
     @field_validator("blend")
     @classmethod
     def _blend(cls, value: dict) -> dict:
-        unknown = sorted(set(value) - set(BASELINES))
-        if unknown:
-            raise ValueError(f"cannot blend with {', '.join(unknown)}; choose from the baselines {', '.join(BASELINES)}")
-        if any(not 0.0 <= w <= 1.0 for w in value.values()) or sum(value.values()) > 1.0:
-            raise ValueError(f"blend weights must lie in [0, 1] and sum to at most 1, got {value}")
+        problem = blend_problem(value)
+        if problem:
+            raise ValueError(problem)
         return {method: w for method, w in value.items() if w > 0}
 
     def flat(self) -> dict:

@@ -60,7 +60,7 @@ from vatrack.features import (
     standardiser,
 )
 from vatrack.io import atomic_path
-from vatrack.models.baselines import prediction_frame
+from vatrack.models.baselines import blend_predictions, fit_blend, prediction_frame
 from vatrack.models.bundle import load_state, read_meta, save_bundle
 from vatrack.models.presets import NetConfig, SequenceConfig, make_config, resolve_config
 
@@ -397,22 +397,13 @@ class SequenceRegressor(BaseEstimator):
         query = _as_query(inputs)
         pred = self.predict_examples(self.query_examples(query)[0])
         if self.config.blend:
-            members = self.state["blend"]
-            network_weight = 1.0 - sum(self.config.blend.values())
-            pred = network_weight * pred + sum(w * members[method].predict(query)[["pred_valence", "pred_arousal"]].to_numpy()
-                                               for method, w in self.config.blend.items())
+            pred = blend_predictions(pred, self.state["blend"], self.config.blend, query)
         return prediction_frame(inputs, pred)
 
     def _fit_blend(self, train: pd.DataFrame) -> dict:
-        """The config's blend members ({method: weight}: baselines declared as data), each a
-        fresh estimator fitted on the same rows with the network's first encoder. Two model
-        families err differently; their average correlates better with the truth than either
-        (official-style CV, see the best preset)."""
-        from vatrack.models.baselines import BASELINES
-
+        """The config's blend members, fitted on the same rows with the network's first encoder."""
         enc = self.config.encoder
-        return {method: BASELINES[method](encoder=enc.names()[0], seed=self.seed, max_length=enc.max_length).fit(train)
-                for method in self.config.blend}
+        return fit_blend(train, self.config.blend, enc.names()[0], self.seed, enc.max_length)
 
     @torch.no_grad()
     def predict_examples(self, examples: Examples) -> np.ndarray:
