@@ -100,3 +100,13 @@ def test_a_bad_blend_names_the_parameter(blend, rows, tiny_bert_dir):
 
     with pytest.raises(VatrackError, match="`blend`"):
         FineTunedRegressor(encoder=str(tiny_bert_dir), blend=blend).fit(rows[0])
+
+
+def test_the_exported_encoder_gives_the_fine_tuned_vectors(rows, tiny_bert_dir, tmp_path):
+    from vatrack.encoders import get_encoder
+
+    train, test = rows
+    model = FineTunedRegressor(encoder=str(tiny_bert_dir), seed=6, epochs=1, batch_size=8, cache=False).fit(train)
+    folder = model.export_encoder(tmp_path / "encoder")
+    frozen = get_encoder(str(folder)).encode(test["text"].tolist(), progress=False)
+    np.testing.assert_allclose(frozen, model.transform(strip_labels(test)), atol=1e-5)

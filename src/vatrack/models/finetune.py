@@ -39,7 +39,7 @@ import torch
 from sklearn.base import BaseEstimator
 from torch import nn
 
-from vatrack.data import LABELS
+from vatrack.data import LABELS, clip_to_scale
 from vatrack.errors import VatrackError
 from vatrack.features import diary_frame
 from vatrack.models.baselines import (
@@ -253,6 +253,21 @@ class FineTunedRegressor(BaseEstimator):
             raise VatrackError("the fine-tuned model is not fitted; call fit() or load a bundle first")
         return self._batched(diary_frame(inputs, "inputs"), self.net.vectors, self.state["dim"])
 
+    def export_encoder(self, folder) -> Path:
+        """Write the fine-tuned transformer as a model folder that any ``encoder=`` accepts
+        (frozen vectors from it: the sequence model, the ridge baselines); returns ``folder``."""
+        if self.net is None:
+            raise VatrackError("the fine-tuned model is not fitted; call fit() or load a bundle first")
+        folder = Path(folder)
+        self.net.encoder.save_pretrained(folder)
+        self.state["tokenizer"].save_pretrained(folder)
+        if self.state["normalize"]:  # keep the L2 normalisation the vectors were trained with
+            modules = [{"idx": 0, "name": "0", "path": "", "type": "sentence_transformers.models.Transformer"},
+                       {"idx": 1, "name": "1", "path": "1_Pooling", "type": "sentence_transformers.models.Pooling"},
+                       {"idx": 2, "name": "2", "path": "2_Normalize", "type": "sentence_transformers.models.Normalize"}]
+            (folder / "modules.json").write_text(json.dumps(modules, indent=2), encoding="utf-8")
+        return folder
+
     @torch.no_grad()
     def _batched(self, frame: pd.DataFrame, fn, width: int, chunk: int = 64) -> np.ndarray:
         from vatrack.encoders import tokenize
@@ -271,7 +286,9 @@ class FineTunedRegressor(BaseEstimator):
         frame = diary_frame(inputs, "inputs")
         pred = self._own_predictions(frame)
         if self.blend and len(frame):
-            pred = blend_predictions(pred, self.state["blend"], self.blend, frame)
+            # Members predict in scale; clipping this model's part first makes the blend exactly
+            # the weighted average of the two models' own predictions (scored offline that way).
+            pred = blend_predictions(clip_to_scale(pred), self.state["blend"], self.blend, frame)
         return prediction_frame(inputs, pred)  # the caller's keys, as given
 
     def _own_predictions(self, frame: pd.DataFrame) -> np.ndarray:
