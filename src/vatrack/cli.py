@@ -45,7 +45,7 @@ FLAGS: dict[str, str | dict[str, str]] = {
     "n_folds": "--folds", "folds": "--folds", "n_seeds": "--seeds", "seed": "--seed",
     "sampler_seed": "--sampler-seed", "confirm_seeds": "--confirm-seeds", "confirm_folds": "--confirm-folds",
     "preset": "--preset", "presets": "--presets", "method": "--method", "methods": "--methods",
-    "encoder": "--encoder", "overrides": "--set", "val": "--val", "val_folds": "--set val_folds=",
+    "encoder": "--encoder", "overrides": "--set", "val": "--val", "val_folds": "--set val_folds=", "blend": "--set blend=",
     "jobs": "--jobs", "logger": "--logger", "accelerator": "--accelerator", "devices": "--devices",
     "strategy": "--strategy", "num_nodes": "--num-nodes", "ensemble": "--ensemble",
     "weights": "--weights", "run_dirs": "--runs", "predictions": "--predictions", "seed_set": "--seed-set", "oof": "--oof", "reference": "--reference",
