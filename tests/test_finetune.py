@@ -110,3 +110,46 @@ def test_the_exported_encoder_gives_the_fine_tuned_vectors(rows, tiny_bert_dir, 
     folder = model.export_encoder(tmp_path / "encoder")
     frozen = get_encoder(str(folder)).encode(test["text"].tolist(), progress=False)
     np.testing.assert_allclose(frozen, model.transform(strip_labels(test)), atol=1e-5)
+
+
+def _tiny_preset(tmp_path, tiny_bert_dir, extra=""):
+    path = tmp_path / "ft.yaml"
+    path.write_text(f"name: ft-tiny\nmethod: finetune\nparams: {{encoder: {tiny_bert_dir}, epochs: 1, batch_size: 8{extra}}}\n")
+    return path
+
+
+def test_train_predict_and_cv_take_a_method_preset(task_files, tiny_bert_dir, tmp_path, capsys):
+    from conftest import run_cli
+
+    preset = _tiny_preset(tmp_path, tiny_bert_dir)
+    run = tmp_path / "run"
+    code, out, err = run_cli(["train", "--data", task_files["train"], "--preset", preset, "--out", run, "--quiet"], capsys)
+    assert code == 0, err
+    assert "trained ft-tiny" in out
+    assert {p.name for p in run.iterdir()} >= {"config.yaml", "scales.json", "model", "metrics.json"}
+    assert isinstance(load_model(run / "model"), FineTunedRegressor)
+    # the run's config.yaml is itself a preset that rebuilds the same estimator
+    from vatrack.models import model_from_preset
+
+    assert model_from_preset(run / "config.yaml").get_params() == model_from_preset(preset).get_params()
+    code, out, err = run_cli(["predict", "--run", run, "--data", task_files["test"], "--out", tmp_path / "p.csv"], capsys)
+    assert code == 0, err
+    assert len(pd.read_csv(tmp_path / "p.csv")) == len(pd.read_csv(task_files["test"]))
+    code, out, err = run_cli(["cv", "--data", task_files["train"], "--preset", preset, "--folds", "2", "--seeds", "1",
+                              "--jobs", "1", "--quiet"], capsys)
+    assert code == 0, err
+    code, out, err = run_cli(["train", "--data", task_files["train"], "--preset", preset, "--out", run, "--resume"], capsys)
+    assert code == 2 and "--resume" in err and "sequence-model runs" in err
+
+
+def test_a_failed_method_run_leaves_no_folder(task_files, tiny_bert_dir, tmp_path, monkeypatch):
+    from vatrack.experiments.runs import train_run
+
+    def boom(self, train):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(FineTunedRegressor, "_fine_tune", boom)
+    out = tmp_path / "run"
+    with pytest.raises(KeyboardInterrupt):
+        train_run(task_files["train"], str(_tiny_preset(tmp_path, tiny_bert_dir, ", cache: false")), out, progress=False)
+    assert not out.exists()

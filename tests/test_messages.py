@@ -92,7 +92,7 @@ def test_every_parameter_a_message_names_has_a_flag():
     ("pass `date_order='dayfirst'`, `date_order='monthfirst'` or `date_format=FMT`",
      "pass --dayfirst, --monthfirst or --date-format FMT"),
     ("`reference` 'nope' is not one of the versions", "--reference 'nope' is not one of the versions"),
-    ("run `vatrack cv --out DIR` or pass `mode`", "run `vatrack cv --out DIR` or pass `mode`"),  # not a known name
+    ("run `vatrack cv --out DIR` or pass `bogus`", "run `vatrack cv --out DIR` or pass `bogus`"),  # not a known name
 ])
 def test_the_cli_translates_parameter_names_to_flags(message, shown):
     from vatrack.cli import flags

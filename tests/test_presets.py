@@ -87,6 +87,11 @@ def test_every_preset_lists_every_knob():
 
     for name in available_presets():
         values = yaml.safe_load(preset_path(name).read_text())
+        if "method" in values:  # a method preset: every constructor parameter but the seed
+            from vatrack.models import MODELS
+
+            assert set(values["params"]) == set(MODELS[values["method"]]._get_param_names()) - NOT_IN_METHOD_PRESETS, name
+            continue
         assert set(values) == set(SequenceConfig.model_fields), (name, set(SequenceConfig.model_fields) ^ set(values))
         for group, model in GROUPS.items():
             assert set(values[group]) == set(model.model_fields), (name, group, set(model.model_fields) ^ set(values[group]))
@@ -228,3 +233,35 @@ def test_blend_is_declared_as_data():
     assert c.blend == {"ridge+user": 0.5}
     assert resolve_config(c, ["blend={}"]).blend == {}
     assert resolve_config(c, ["blend_ridge_user=0"]).blend == {}
+
+
+# Method-preset parameters left to the call: the seed (--seed), the progress bar, the fit
+# cache switch, and the blend's two (set only where a preset blends).
+NOT_IN_METHOD_PRESETS = {"seed", "progress", "cache", "blend", "blend_encoder"}
+
+
+def test_a_method_preset_builds_its_method(tmp_path):
+    from vatrack.models import FineTunedRegressor, model_from_preset
+
+    model = model_from_preset("finetune", seed=3, overrides=["epochs=2", "lr_head=2e-3"], encoder="mpnet")
+    assert isinstance(model, FineTunedRegressor)
+    assert (model.seed, model.epochs, model.lr_head, model.encoder, model.batch_size) == (3, 2, 2e-3, "mpnet", 16)
+
+
+@pytest.mark.parametrize(("text", "message"), [
+    ("method: finetune\nparams: {epochz: 2}\n", "`finetune` has no parameter epochz"),
+    ("method: nope\n", "unknown method 'nope'"),
+    ("method: finetune\nparams: [1]\n", "key 'params'"),
+    ("method: finetune\nextra: 1\n", "key 'extra'"),
+])
+def test_a_bad_method_preset_is_one_clear_line(tmp_path, text, message):
+    from vatrack.models import model_from_preset
+
+    with pytest.raises(VatrackError, match=message):
+        model_from_preset(_write(tmp_path, text))
+
+
+def test_a_sequence_only_command_names_the_method_preset():
+    with pytest.raises(VatrackError, match="configures the `finetune` method, not the sequence model"):
+        load_preset("finetune")
+

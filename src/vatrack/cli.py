@@ -45,7 +45,7 @@ FLAGS: dict[str, str | dict[str, str]] = {
     "n_folds": "--folds", "folds": "--folds", "n_seeds": "--seeds", "seed": "--seed",
     "sampler_seed": "--sampler-seed", "confirm_seeds": "--confirm-seeds", "confirm_folds": "--confirm-folds",
     "preset": "--preset", "presets": "--presets", "method": "--method", "methods": "--methods",
-    "encoder": "--encoder", "overrides": "--set", "val": "--val", "val_folds": "--set val_folds=", "blend": "--set blend=",
+    "encoder": "--encoder", "mode": "--mode", "overrides": "--set", "val": "--val", "val_folds": "--set val_folds=", "blend": "--set blend=",
     "jobs": "--jobs", "logger": "--logger", "accelerator": "--accelerator", "devices": "--devices",
     "strategy": "--strategy", "num_nodes": "--num-nodes", "ensemble": "--ensemble",
     "weights": "--weights", "run_dirs": "--runs", "predictions": "--predictions", "seed_set": "--seed-set", "oof": "--oof", "reference": "--reference",
@@ -342,7 +342,7 @@ def baseline(
 def cv(
     data: Path = typer.Option(..., help="labelled training CSV"),
     method: Optional[str] = typer.Option(None, help="mean, user-mean, ridge, ridge+user, or finetune (MiniLM fine-tuned per text)"),
-    preset: Optional[str] = typer.Option(None, help="sequence-model preset (v3.0, v3.2, v3.3, v3.4, best) or a YAML path"),
+    preset: Optional[str] = typer.Option(None, help="preset: sequence model (v3.0, v3.2, v3.3, v3.4, best), finetune, or a YAML path"),
     folds: int = _folds(5),
     seeds: int = _seeds(3),
     encoder: Optional[str] = typer.Option(None, help="text encoder (default: the preset's own; minilm for baselines)"),
@@ -439,7 +439,7 @@ def demo(
 def train(
     data: Path = typer.Option(..., help="labelled training CSV (e.g. train_subtask1.csv)"),
     out: Path = typer.Option(..., help="run folder to create (config.yaml, history.csv, metrics.json, model/)"),
-    preset: str = typer.Option("v3.3", help="v3.0, v3.2, v3.3, v3.4, best, or a preset YAML path"),
+    preset: str = typer.Option("v3.3", help="v3.0, v3.2, v3.3, v3.4, best (the sequence model), finetune, or a preset YAML path"),
     encoder: Optional[str] = typer.Option(None, help="override the preset's encoder (minilm, mpnet, HF id or folder)"),
     seed: int = typer.Option(0, help="seed of initialisation, batches and the validation split"),
     set_: list[str] = SET,
@@ -455,7 +455,7 @@ def train(
     threads: Optional[int] = THREADS,
     fmt=None,
 ):
-    """Train the seed sequence model from a preset; writes a run folder that `predict` reads."""
+    """Train a model from a preset (the seed sequence model, or a method preset such as finetune); writes a run folder that `predict` reads."""
     from vatrack.experiments.runs import train_run
     from vatrack.training.loggers import LOGGERS
 
@@ -500,7 +500,7 @@ def track(
     data: Path = typer.Option(..., help="your diary CSV: rated and unrated entries (map your columns with --column)"),
     out: Path = typer.Option(..., help="folder to create: predictions.csv, people.csv, report.html, plots/, model/"),
     method: Optional[str] = typer.Option(None, help="baseline to fit: ridge+user (default), ridge, user-mean, mean"),
-    preset: Optional[str] = typer.Option(None, help="fit the sequence model from a preset instead (e.g. v3.3, best)"),
+    preset: Optional[str] = typer.Option(None, help="fit a preset instead (e.g. v3.3, best, finetune)"),
     run: Optional[Path] = typer.Option(None, help="predict with a trained run folder instead of fitting (unrated files)"),
     encoder: Optional[str] = typer.Option(None, help="text encoder (default: minilm; a preset's own)"),
     folds: int = typer.Option(5, min=2, help="out-of-fold groups for the rated entries"),

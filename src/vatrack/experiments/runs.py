@@ -79,6 +79,14 @@ def train_run(data_path, preset="v3.3", out="runs/train", *, encoder: str | None
     if val not in ("cv", "none"):
         raise VatrackError(f"val must be 'cv' or 'none' (got '{val}')")
     check_seed(seed)
+    from vatrack.models import model_from_preset
+    from vatrack.models.presets import method_preset
+
+    spec = method_preset(preset, overrides, encoder=encoder)
+    if spec is not None:
+        model = model_from_preset(preset, seed=seed, encoder=encoder, overrides=overrides)
+        return _train_method_run(spec, model, data_path, out, seed=seed, force=force, resume=resume, format=format,
+                                 progress=progress, mode=mode)
     logger = check_logger(logger)   # before any work: a missing package is one line, not a late crash
     config = resolve_config(preset, encoder=encoder, mode=mode, overrides=overrides)
     trainer = {"accelerator": accelerator, "devices": _devices(devices), "strategy": strategy, "num_nodes": num_nodes,
@@ -133,6 +141,49 @@ def train_run(data_path, preset="v3.3", out="runs/train", *, encoder: str | None
     finally:
         if writer:
             release_run_dir(out)
+    return metrics
+
+
+def _train_method_run(spec, model, data_path, out, *, seed: int, force: bool, resume: bool, format, progress: bool,
+                      mode: str | None) -> dict:
+    """``train_run`` for a method preset (e.g. finetune): the same folder (config.yaml,
+    scales.json, model/, metrics.json) without the sequence model's epochs and checkpoints.
+    A stopped or failed fit leaves no folder behind (there is nothing to resume)."""
+    import time
+
+    import yaml
+
+    from vatrack.data import DiaryFormat, load_diary
+    from vatrack.protocols import model_inputs
+
+    if resume:
+        raise VatrackError(f"preset '{spec.name}' trains in one go; `resume=True` is for sequence-model runs")
+    if mode is not None:
+        raise VatrackError(f"preset '{spec.name}' configures the `{spec.method}` method; `mode` is a sequence-model setting")
+    if progress and "progress" in model.get_params():
+        model.set_params(progress=True)
+    format = format or DiaryFormat()
+    train = model_inputs(load_diary(data_path, require_labels=True, format=format))
+    out = Path(out)
+    created = not out.exists()
+    prepare_run_dir(out, force=force)
+    try:
+        write_text(out / "config.yaml", yaml.safe_dump(spec.model_dump(), sort_keys=False))
+        write_json(out / SCALES_FILE, format.scale_record())
+        started = time.perf_counter()
+        model.fit(train)
+        model.save(out / "model")
+        info = getattr(model, "fit_info", {}) or {}
+        metrics = {"run": {"preset": spec.name, "method": spec.method, "seed": seed, "data": str(data_path),
+                           "rows": len(train), "users": int(train["user_id"].nunique()),
+                           "command": " ".join(["vatrack", *sys.argv[1:]]) if sys.argv and "vatrack" in sys.argv[0] else None,
+                           "python": platform.python_version()},
+                   "params": spec.params, "train_time_s": round(time.perf_counter() - started, 3),
+                   "epochs_run": info.get("epochs_run"), "cached_fit": info.get("cached_fit")}
+        write_json(out / "metrics.json", metrics)
+    except BaseException:
+        discard_run_dir(out, created)  # a fit is all or nothing: no half-written run folder
+        raise
     return metrics
 
 

@@ -38,9 +38,10 @@ class Version:
     def config(self) -> dict:
         """The resolved configuration: what the cache key and the config-diff table use."""
         if self.kind == "preset":
-            from vatrack.models.presets import resolve_config
+            from vatrack.models.presets import method_preset, resolve_config
 
-            return resolve_config(self.source, list(self.overrides), encoder=self.encoder).flat()
+            spec = method_preset(self.source, list(self.overrides), encoder=self.encoder)
+            return (spec or resolve_config(self.source, list(self.overrides), encoder=self.encoder)).flat()
         if self.kind == "method":
             from vatrack.models import make_model
 

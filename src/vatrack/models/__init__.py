@@ -26,6 +26,42 @@ def make_model(method: str, **params):
     return MODELS[method](**params)
 
 
+def model_from_preset(preset, *, seed: int = 0, encoder: str | None = None, overrides=(), **params):
+    """Any preset (name or YAML path) as a fresh estimator: a method preset (its file declares
+    ``method``, e.g. ``finetune``) builds that method with the preset's params; any other is
+    the sequence model. ``encoder`` and ``overrides`` ('key=value') change the preset's settings;
+    ``params`` go to the sequence model's constructor (val, trainer, run_dir, progress)."""
+    from vatrack.models.presets import method_preset
+
+    spec = method_preset(preset, overrides, encoder=encoder)
+    if spec is None:
+        return make_model("sequence", config=preset, encoder=encoder, seed=seed, overrides=list(overrides), **params)
+    if spec.method not in MODELS or spec.method == "sequence":
+        raise VatrackError(f"preset '{spec.name}': unknown method '{spec.method}'; choose one of: "
+                           f"{', '.join(m for m in MODELS if m != 'sequence')}")
+    accepted = set(MODELS[spec.method]._get_param_names())
+    unknown = sorted(set(spec.params) - accepted)
+    if unknown:
+        raise VatrackError(f"preset '{spec.name}': `{spec.method}` has no parameter {', '.join(unknown)}; "
+                           f"its parameters: {', '.join(sorted(accepted - {'seed'}))}")
+    return make_model(spec.method, **{**_typed(MODELS[spec.method], spec.params, spec.name), "seed": seed})
+
+
+def _typed(cls, params: dict, preset: str) -> dict:
+    """YAML 1.1 reads 3e-5 (no dot) as a string and 3 as an int: a float parameter takes both."""
+    import inspect
+
+    defaults = {k: p.default for k, p in inspect.signature(cls.__init__).parameters.items()}
+    out = dict(params)
+    for key, value in params.items():
+        if isinstance(defaults.get(key), float) and isinstance(value, (int, str)) and not isinstance(value, bool):
+            try:
+                out[key] = float(value)
+            except ValueError:
+                raise VatrackError(f"preset '{preset}': parameter {key} must be a number (got {value!r})") from None
+    return out
+
+
 def load_model(folder):
     """Load any fitted model from its bundle folder: a subtask-1 estimator or a forecaster."""
     kind = str(read_meta(folder).get("kind", ""))
@@ -44,4 +80,4 @@ def load_model(folder):
 
 
 __all__ = ["BASELINES", "FORECASTERS", "MODELS", "FineTunedRegressor", "FineTunedRidge", "SequenceRegressor", "clip_to_scale", "load_forecaster", "load_model",
-           "make_forecaster", "make_model", "prediction_frame"]
+           "make_forecaster", "make_model", "model_from_preset", "prediction_frame"]

@@ -369,6 +369,62 @@ def load_preset(name_or_path, overrides=None) -> SequenceConfig:
     folders), with optional overrides (dict or list of 'key=value')."""
     path = preset_path(name_or_path)
     values = read_yaml(path)
+    if "method" in values:
+        raise VatrackError(f"preset '{name_or_path}' configures the `{values['method']}` method, not the sequence "
+                           "model; this command needs a sequence-model preset (v3.0, v3.2, v3.3, v3.4, best)")
     values.setdefault("name", path.stem)
     config = make_config(values, str(path))
     return resolve_config(config, overrides) if overrides else config
+
+
+# --- method presets ---------------------------------------------------------------------------
+
+class MethodPreset(BaseModel):
+    """A preset of a model other than the sequence network: a ``method`` that
+    ``vatrack.models.make_model`` knows (e.g. ``finetune``) and the constructor ``params`` it
+    is built with. Its YAML file has the keys name, description, method and params."""
+
+    model_config = ConfigDict(extra="forbid")
+    name: str
+    description: str = ""
+    method: str
+    params: dict = Field(default_factory=dict)
+
+    def flat(self) -> dict:
+        """Every setting in one mapping (cache keys, config-diff tables)."""
+        return {"name": self.name, "description": self.description, "method": self.method, **self.params}
+
+
+def method_preset(base, overrides=None, *, encoder: str | None = None) -> MethodPreset | None:
+    """The preset ``base`` (name or YAML path) as a MethodPreset when its file declares a
+    ``method``, with ``encoder`` and ``overrides`` ('key=value' strings or a dict) applied to
+    its params; None for a sequence-model preset (or a dict / SequenceConfig)."""
+    if not isinstance(base, (str, Path)):
+        return None
+    path = preset_path(base)
+    values = read_yaml(path)
+    if "method" not in values:
+        return None
+    values.setdefault("name", path.stem)
+    try:
+        preset = MethodPreset(**values)
+    except ValidationError as err:
+        first = err.errors()[0]
+        key = ".".join(str(p) for p in first.get("loc", ())) or "preset"
+        raise VatrackError(f"{path}: key '{key}': {first.get('msg', 'invalid value')}; a method preset has "
+                           "name, description, method and params") from None
+    params = dict(preset.params)
+    if encoder is not None:
+        params["encoder"] = encoder
+    if isinstance(overrides, dict):
+        params.update(overrides)
+    else:
+        for item in overrides or []:
+            key, sep, raw = str(item).partition("=")
+            if not sep or not key.strip():
+                raise VatrackError(f"override '{item}': expected key=value, e.g. epochs=2")
+            try:
+                params[key.strip()] = yaml.safe_load(raw.strip())
+            except yaml.YAMLError:
+                raise VatrackError(f"override {item}: value is not readable") from None
+    return preset.model_copy(update={"params": params})
