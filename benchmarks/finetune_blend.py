@@ -69,6 +69,11 @@ def main() -> None:
     one = find(args.cache, first, first_enc, args.folds)
     two = find(args.cache, second, second_enc, args.folds)
     best = find(args.cache, args.reference, None, args.folds)
+    # Only the (seed, fold) runs every member has (a cache may hold more seeds of one of them).
+    runs_of = lambda frame: set(map(tuple, frame[["seed", "fold"]].drop_duplicates().to_numpy()))  # noqa: E731
+    shared = runs_of(one) & runs_of(two)
+    keep = lambda frame: frame[[tuple(k) in shared for k in frame[["seed", "fold"]].to_numpy()]]  # noqa: E731
+    one, two, best = keep(one), keep(two), keep(best)
     aligned = align_members([one, two], [first, second])
     dev = aligned[aligned["seed"] < CONFIRM_FROM]
     conf = aligned[aligned["seed"] >= CONFIRM_FROM]
