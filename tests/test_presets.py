@@ -90,7 +90,8 @@ def test_every_preset_lists_every_knob():
         if "method" in values:  # a method preset: every constructor parameter but the seed
             from vatrack.models import MODELS
 
-            assert set(values["params"]) == set(MODELS[values["method"]]._get_param_names()) - NOT_IN_METHOD_PRESETS, name
+            accepted = set(MODELS[values["method"]]._get_param_names())
+            assert accepted - NOT_IN_METHOD_PRESETS <= set(values["params"]) <= accepted - {"seed"}, name
             continue
         assert set(values) == set(SequenceConfig.model_fields), (name, set(SequenceConfig.model_fields) ^ set(values))
         for group, model in GROUPS.items():
@@ -235,8 +236,8 @@ def test_blend_is_declared_as_data():
     assert resolve_config(c, ["blend_ridge_user=0"]).blend == {}
 
 
-# Method-preset parameters left to the call: the seed (--seed), the progress bar, the fit
-# cache switch, and the blend's two (set only where a preset blends).
+# Method-preset parameters a preset may leave out: the seed (--seed; never in a preset), the
+# progress bar, the fit cache switch, and the blend's two (set only where a preset blends).
 NOT_IN_METHOD_PRESETS = {"seed", "progress", "cache", "blend", "blend_encoder"}
 
 
@@ -244,8 +245,9 @@ def test_a_method_preset_builds_its_method(tmp_path):
     from vatrack.models import FineTunedRegressor, model_from_preset
 
     model = model_from_preset("finetune", seed=3, overrides=["epochs=2", "lr_head=2e-3"], encoder="mpnet")
-    assert isinstance(model, FineTunedRegressor)
+    assert isinstance(model, FineTunedRegressor) and model.kind == "finetune+ridge"
     assert (model.seed, model.epochs, model.lr_head, model.encoder, model.batch_size) == (3, 2, 2e-3, "mpnet", 16)
+    assert model.blend == {"ridge+user": 0.8} and model.blend_encoder == "minilm+mpnet"
 
 
 @pytest.mark.parametrize(("text", "message"), [
@@ -262,6 +264,6 @@ def test_a_bad_method_preset_is_one_clear_line(tmp_path, text, message):
 
 
 def test_a_sequence_only_command_names_the_method_preset():
-    with pytest.raises(VatrackError, match="configures the `finetune` method, not the sequence model"):
+    with pytest.raises(VatrackError, match="configures the `finetune\\+ridge` method, not the sequence model"):
         load_preset("finetune")
 
