@@ -163,6 +163,23 @@ def test_cache_reuses_seeds_and_runs_only_new_ones(tmp_path, synthetic_split):
     assert not any("fold" in e and "reusing" not in e for e in events)
 
 
+def test_two_comparisons_sharing_a_cache_keep_each_others_seeds(tmp_path, synthetic_split):
+    """A comparison that started before another one saved a seed must not drop that seed when
+    it saves its own (found on real runs: a confirmation run erased a development seed)."""
+    frame = synthetic_split[0]
+    version = Version("user-mean", "method", "user-mean")
+    run_version(frame, version, 2, [0], tmp_path)
+
+    def meanwhile(event: str) -> None:  # another process finishes seed 2 while seed 1 runs
+        if "seed 1 fold 1" in event:
+            run_version(frame, version, 2, [2], tmp_path)
+
+    result = run_version(frame, version, 2, [1], tmp_path, on_event=meanwhile)
+    per_fold = pd.read_csv(result.folder / "per_fold.csv")
+    predictions = pd.read_csv(result.folder / "oof_predictions.csv")
+    assert sorted(per_fold["seed"].unique()) == sorted(predictions["seed"].unique()) == [0, 1, 2]
+
+
 def test_compare_refuses_an_unrelated_folder_without_force(tmp_path):
     (tmp_path / "notes.txt").write_text("keep me")
     with pytest.raises(VatrackError, match="`force=True`"):

@@ -195,6 +195,10 @@ def run_version(frame: pd.DataFrame, version: Version, n_folds: int, seeds, cach
         if "train.avg.ccc" in rows and "all.avg.ccc" in rows:
             rows["gap.avg.ccc"] = rows["train.avg.ccc"] - rows["all.avg.ccc"]
         runs_history = [rec.history.assign(seed=seed, fold=r["fold"]) for r, rec, _ in done if not rec.history.empty]
+        if folder and folder.exists():
+            # Merge into the folder as it is now, not as it was when this run started: another
+            # comparison sharing the cache may have saved seeds since.
+            per_fold, predictions, histories = _read_cache(folder)
         per_fold = pd.concat([per_fold[per_fold["seed"] != seed] if len(per_fold) else per_fold, rows], ignore_index=True)
         predictions = pd.concat([predictions[predictions["seed"] != seed] if len(predictions) else predictions,
                                  *(p for _, _, p in done)], ignore_index=True)
