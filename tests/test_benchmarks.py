@@ -80,10 +80,19 @@ def test_bench_threads_prints_epoch_times_quiet_and_loaded():
 
 @pytest.mark.slow
 def test_bench_finetune_prints_time_memory_and_command(tiny_bert_dir):
-    out = run_script("bench_finetune.py", "--users", "6", "--encoder", str(tiny_bert_dir), "--epochs", "1", "--threads", "1")
+    # The preset's blend member reads MiniLM+MPNet; CI has no MPNet pack, so both go tiny.
+    out = run_script("bench_finetune.py", "--users", "6", "--encoder", str(tiny_bert_dir), "--epochs", "1", "--threads", "1",
+                     "--set", f"blend_encoder={tiny_bert_dir}")
     rows = [line.split() for line in out.splitlines() if line.split() and line.split()[0][0].isdigit()]
     assert "peak RSS MB" in out and rows and float(rows[-1][0]) > 0
     assert [line for line in out.splitlines() if line.startswith("reproduce: ") and "--epochs 1" in line]
+
+
+def test_bench_finetune_bad_setting_is_one_line():
+    done = subprocess.run([sys.executable, str(BENCHMARKS / "bench_finetune.py"), "--users", "4", "--set", "epochz=1"],
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 2 and "Traceback" not in done.stderr
+    assert done.stderr.strip().count("\n") == 0 and "epochz" in done.stderr
 
 
 @pytest.mark.slow
