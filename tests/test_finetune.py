@@ -142,6 +142,19 @@ def test_train_predict_and_cv_take_a_method_preset(task_files, tiny_bert_dir, tm
     assert code == 2 and "--resume" in err and "sequence-model runs" in err
 
 
+@pytest.mark.parametrize("flags", [["--val", "none"], ["--val", "cv", "--mode", "finetune"], ["--accelerator", "cpu"],
+                                   ["--logger", "tensorboard"]])
+def test_a_method_preset_refuses_the_sequence_models_settings(task_files, tiny_bert_dir, tmp_path, capsys, flags):
+    """They used to be accepted and ignored: a user asking for --val none got a run that never read it."""
+    from conftest import run_cli
+
+    run = tmp_path / "run"
+    code, out, err = run_cli(["train", "--data", task_files["train"], "--preset", _tiny_preset(tmp_path, tiny_bert_dir),
+                              "--out", run, *flags], capsys)
+    assert code == 2 and err.count("\n") <= 1 and "sequence-model runs only" in err
+    assert all(flag in err for flag in flags if flag.startswith("--")) and not run.exists()
+
+
 def test_a_failed_method_run_leaves_no_folder(task_files, tiny_bert_dir, tmp_path, monkeypatch):
     from vatrack.experiments.runs import train_run
 

@@ -443,7 +443,7 @@ def train(
     encoder: Optional[str] = typer.Option(None, help="override the preset's encoder (minilm, mpnet, HF id or folder)"),
     seed: int = typer.Option(0, help="seed of initialisation, batches and the validation split"),
     set_: list[str] = SET,
-    val: Val = typer.Option(Val.cv, help="cv: early stopping on an official-style inner fold; none: train all epochs"),
+    val: Optional[Val] = typer.Option(None, help="cv (default): early stopping on an official-style inner fold; none: train all epochs"),
     mode: Optional[str] = typer.Option(None, help="encoder mode: frozen (cached vectors) or finetune"),
     accelerator: Optional[str] = typer.Option(None, help="Lightning accelerator (cpu, gpu, auto)"),
     devices: Optional[str] = typer.Option(None, help="Lightning devices (e.g. 2, auto)"),
@@ -463,7 +463,7 @@ def train(
     if logger.strip().lower() not in LOGGERS:
         raise VatrackError(f"--logger must be one of {', '.join(LOGGERS)} (got '{logger}')")
     _threads(threads)
-    metrics = train_run(data, preset, out, encoder=encoder, seed=seed, overrides=set_, val=val.value, mode=mode, force=force,
+    metrics = train_run(data, preset, out, encoder=encoder, seed=seed, overrides=set_, val=val and val.value, mode=mode, force=force,
                         accelerator=accelerator, devices=devices, strategy=strategy, num_nodes=num_nodes,
                         resume=resume, logger=logger, format=fmt)
     if not metrics:

@@ -61,14 +61,16 @@ def check_seed(seed, option: str = "seed") -> int:
 
 
 def train_run(data_path, preset="v3.3", out="runs/train", *, encoder: str | None = None, seed: int = 0,
-              overrides=None, val: str = "cv", mode: str | None = None, force: bool = False,
+              overrides=None, val: str | None = None, mode: str | None = None, force: bool = False,
               accelerator: str | None = None, devices=None, strategy: str | None = None, num_nodes: int | None = None,
               progress: bool = True, resume: bool = False, logger: str | None = None, callbacks=None,
               format=None) -> dict:
     """Train the sequence model on a labelled CSV; returns the metrics written to metrics.json.
 
     ``callbacks``: extra Lightning callbacks (not recorded in metrics.json). ``format``: the
-    file's columns, rating scales and dates (recorded in scales.json for predict).
+    file's columns, rating scales and dates (recorded in scales.json for predict). ``val``
+    defaults to 'cv'. A method preset (e.g. finetune) trains in one go: the sequence model's
+    own settings (val, mode, resume, trainer and logger options) are refused for it.
     """
     from vatrack.data import DiaryFormat, load_diary
     from vatrack.models.presets import config_yaml, resolve_config
@@ -76,7 +78,7 @@ def train_run(data_path, preset="v3.3", out="runs/train", *, encoder: str | None
 
     from vatrack.training.loggers import check_logger
 
-    if val not in ("cv", "none"):
+    if val not in (None, "cv", "none"):
         raise VatrackError(f"val must be 'cv' or 'none' (got '{val}')")
     check_seed(seed)
     from vatrack.models import model_from_preset
@@ -85,8 +87,15 @@ def train_run(data_path, preset="v3.3", out="runs/train", *, encoder: str | None
     spec = method_preset(preset, overrides, encoder=encoder)
     if spec is not None:
         model = model_from_preset(preset, seed=seed, encoder=encoder, overrides=overrides)
-        return _train_method_run(spec, model, data_path, out, seed=seed, force=force, resume=resume, format=format,
-                                 progress=progress, mode=mode)
+        sequence_only = {"val": val, "mode": mode, "resume": resume or None, "accelerator": accelerator,
+                         "devices": devices, "strategy": strategy, "num_nodes": num_nodes, "callbacks": callbacks,
+                         "logger": None if logger in (None, "csv") else logger}
+        given = [name for name, value in sequence_only.items() if value is not None]
+        if given:
+            raise VatrackError(f"preset '{spec.name}' trains the `{spec.method}` method in one go; "
+                               f"{', '.join(f'`{name}`' for name in given)}: for sequence-model runs only, leave out")
+        return _train_method_run(spec, model, data_path, out, seed=seed, force=force, format=format, progress=progress)
+    val = val or "cv"
     logger = check_logger(logger)   # before any work: a missing package is one line, not a late crash
     config = resolve_config(preset, encoder=encoder, mode=mode, overrides=overrides)
     trainer = {"accelerator": accelerator, "devices": _devices(devices), "strategy": strategy, "num_nodes": num_nodes,
@@ -144,8 +153,7 @@ def train_run(data_path, preset="v3.3", out="runs/train", *, encoder: str | None
     return metrics
 
 
-def _train_method_run(spec, model, data_path, out, *, seed: int, force: bool, resume: bool, format, progress: bool,
-                      mode: str | None) -> dict:
+def _train_method_run(spec, model, data_path, out, *, seed: int, force: bool, format, progress: bool) -> dict:
     """``train_run`` for a method preset (e.g. finetune): the same folder (config.yaml,
     scales.json, model/, metrics.json) without the sequence model's epochs and checkpoints.
     A stopped or failed fit leaves no folder behind (there is nothing to resume)."""
@@ -156,10 +164,6 @@ def _train_method_run(spec, model, data_path, out, *, seed: int, force: bool, re
     from vatrack.data import DiaryFormat, load_diary
     from vatrack.protocols import model_inputs
 
-    if resume:
-        raise VatrackError(f"preset '{spec.name}' trains in one go; `resume=True` is for sequence-model runs")
-    if mode is not None:
-        raise VatrackError(f"preset '{spec.name}' configures the `{spec.method}` method; `mode` is a sequence-model setting")
     if progress and "progress" in model.get_params():
         model.set_params(progress=True)
     format = format or DiaryFormat()
