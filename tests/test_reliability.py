@@ -90,6 +90,25 @@ def run_signalled(target: str, signame: str, args: list, tmp_path: Path) -> subp
                           preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
 
 
+@pytest.mark.parametrize("command,signame,code", [
+    ("track", "SIGTERM", 143), ("cv", "SIGINT", 130), ("forecast-cv", "SIGTERM", 143)])
+def test_a_stopped_command_leaves_no_output_folder(files, tiny_bert_dir, tmp_path, command, signame, code):
+    """The --out folder is claimed before the work; a stop used to leave it behind, empty but for
+    its lock file (an orphan that the next run had to step over)."""
+    out = tmp_path / "out"
+    args = {"track": ["track", "--data", files["train"], "--encoder", tiny_bert_dir],
+            "cv": ["cv", "--data", files["train"], "--method", "ridge+user", "--encoder", tiny_bert_dir, "--folds", "2",
+                   "--seeds", "1"],
+            "forecast-cv": ["forecast-cv", "--task", "subtask2a", "--data", files["train"], "--methods", "ridge-notext",
+                            "--encoder", tiny_bert_dir, "--folds", "2", "--seeds", "1"]}[command]
+    target = ("vatrack.models.forecasters:RidgeNoTextForecaster.fit" if command == "forecast-cv"
+              else "vatrack.models.baselines:RidgeUserBaseline.fit")
+    done = run_signalled(target, signame, [*args, "--out", out], tmp_path)
+    assert done.returncode == code, done.stderr[-3000:]
+    assert f"stopped by {signame}" in one_error_line(done.stderr)
+    assert not out.exists(), list(out.iterdir())
+
+
 @pytest.mark.parametrize("target,signame,code", [
     ("vatrack.models.baselines:RidgeUserBaseline.fit", "SIGINT", 130),       # item 2: Ctrl+C while fitting
     ("vatrack.encoders.encoder:TextEncoder.encode", "SIGTERM", 143),         # item 12: SIGTERM while encoding

@@ -164,7 +164,29 @@ def test_too_few_ratings_and_an_unrated_file_without_a_run(tmp_path, capsys):
     frame.drop(columns=["sam_valence", "sam_arousal"]).to_csv(path, index=False)
     mapping = [a for m in MAPPING[:4] for a in ("--column", m)]
     code, _, stderr = run_cli(["track", "--data", path, "--out", tmp_path / "o2", *mapping, "--dayfirst"], capsys)
-    assert code == 2 and "only 0 entries" in stderr
+    assert code == 2 and "no valence or arousal column" in stderr and "--run" in stderr
+
+
+def test_rating_columns_left_unmapped_are_named_not_counted(tmp_path, capsys):
+    """The ratings are there under the user's names: the message says to map them (it used to
+    say 'only 0 entries have both ratings', as if the diary were unrated)."""
+    path = tmp_path / "diary.csv"
+    make_ema_export(n_people=4, entries=(5, 5), seed=2, unrated_share=0.0).to_csv(path, index=False)
+    mapping = [a for m in MAPPING[:4] for a in ("--column", m)]
+    code, _, stderr = run_cli(["track", "--data", path, "--out", tmp_path / "o", *mapping, "--dayfirst"], capsys)
+    assert code == 2 and len(stderr.strip().splitlines()) == 1
+    assert "no valence or arousal column" in stderr and "sam_valence" in stderr and "--column valence=" in stderr
+    assert not (tmp_path / "o").exists()
+
+
+def test_blank_entries_are_noted_with_their_row(tmp_path, capsys):
+    frame = make_ema_export(n_people=4, entries=(5, 5), seed=2, unrated_share=0.0)
+    frame.loc[[3, 7], "diary_text"] = ["", "   "]
+    path = tmp_path / "diary.csv"
+    frame.to_csv(path, index=False)
+    code, _, stderr = run_cli(["track", "--data", path, "--out", tmp_path / "o", *OPTIONS[:-1]], capsys)
+    assert code == 0, stderr
+    assert "column 'diary_text': 2 entries have no text (first: row 4)" in stderr
 
 
 def test_report_html_renders_every_image_in_chromium(tracked, tmp_path, capsys):

@@ -13,6 +13,7 @@ import logging
 import os
 import re
 import sys
+from contextlib import nullcontext
 from pathlib import Path
 from typing import Optional
 
@@ -49,7 +50,7 @@ FLAGS: dict[str, str | dict[str, str]] = {
     "jobs": "--jobs", "logger": "--logger", "accelerator": "--accelerator", "devices": "--devices",
     "strategy": "--strategy", "num_nodes": "--num-nodes", "ensemble": "--ensemble",
     "weights": "--weights", "run_dirs": "--runs", "predictions": "--predictions", "seed_set": "--seed-set", "oof": "--oof", "reference": "--reference",
-    "candidate": "--candidate", "n_trials": "--trials", "study_name": "--study", "storage": "--storage",
+    "run": "--run", "candidate": "--candidate", "n_trials": "--trials", "study_name": "--study", "storage": "--storage",
     "columns": "--column", "scales": "--scale", "sep": "--sep", "date_format": "--date-format",
     "date_order": {"'dayfirst'": "--dayfirst", "'monthfirst'": "--monthfirst"},
 }
@@ -359,7 +360,7 @@ def cv(
 
     from vatrack.data import load_diary
     from vatrack.experiments.cv import estimator_factory, format_mean_std, run_cv
-    from vatrack.io import prepare_run_dir, write_csv, write_json
+    from vatrack.io import output_dir, write_csv, write_json
     from vatrack.protocols import cv_plan, cv_seeds, fold_summary, seed_set
 
     seed_list = cv_seeds(seeds, confirm)
@@ -369,36 +370,35 @@ def cv(
     if (method is None) == (preset is None):
         raise VatrackError("give exactly one of --method (a baseline) or --preset (a sequence-model preset)")
     factory = estimator_factory(method, preset, encoder, set_)
-    if out:
-        prepare_run_dir(out, force=force)
-    plan = fold_summary(cv_plan(frame, n_folds=folds, seeds=seed_list), frame)
-    console.print(f"official-style CV: {folds} folds × {seeds} {seed_set(seed_list)} seeds {list(seed_list)} on {data}")
-    console.print(plan.to_string(index=False))
+    with output_dir(out, force=force) if out else nullcontext():  # a failed run leaves no folder
+        plan = fold_summary(cv_plan(frame, n_folds=folds, seeds=seed_list), frame)
+        console.print(f"official-style CV: {folds} folds × {seeds} {seed_set(seed_list)} seeds {list(seed_list)} on {data}")
+        console.print(plan.to_string(index=False))
 
-    def progress(row):
-        console.print(f"  seed {row['seed']} fold {row['fold']}: composite r V {row['all.valence.r_composite']:.3f} "
-                      f"A {row['all.arousal.r_composite']:.3f}")
+        def progress(row):
+            console.print(f"  seed {row['seed']} fold {row['fold']}: composite r V {row['all.valence.r_composite']:.3f} "
+                          f"A {row['all.arousal.r_composite']:.3f}")
 
-    result = run_cv(frame, factory, n_folds=folds, seeds=seed_list, on_fold=progress, jobs=jobs)
-    summary = result.summary()
-    name = method or f"preset {preset}"
-    table = Table(title=f"{name} — official-style CV, mean ± std over {len(result.per_fold)} folds×seeds")
-    table.add_column("group", no_wrap=True)
-    table.add_column("dim", no_wrap=True)
-    for metric in ("r_composite", "r_within", "r_between", "ccc", "mae"):
-        table.add_column(metric, no_wrap=True)
-    for group in ("all", "seen", "unseen"):
-        for dim in ("valence", "arousal"):
-            table.add_row(group, dim, *[format_mean_std(summary, f"{group}.{dim}.{m}") for m in
-                                        ("r_composite", "r_within", "r_between", "ccc", "mae")])
-    console.print(table)
-    if out:
-        write_csv(Path(out) / "per_fold.csv", result.per_fold)
-        write_csv(Path(out) / "oof_predictions.csv", result.predictions)
-        write_json(Path(out) / "summary.json", {k: {"mean": v["mean"], "std": v["std"]} for k, v in summary.iterrows()})
-        write_json(Path(out) / "plan.json", {"folds": folds, "seeds": list(seed_list), "seed_set": seed_set(seed_list),
-                                             "command": " ".join(["vatrack", "cv", *sys.argv[2:]])})
-        console.print(f"wrote {out}/per_fold.csv, oof_predictions.csv, summary.json, plan.json")
+        result = run_cv(frame, factory, n_folds=folds, seeds=seed_list, on_fold=progress, jobs=jobs)
+        summary = result.summary()
+        name = method or f"preset {preset}"
+        table = Table(title=f"{name} — official-style CV, mean ± std over {len(result.per_fold)} folds×seeds")
+        table.add_column("group", no_wrap=True)
+        table.add_column("dim", no_wrap=True)
+        for metric in ("r_composite", "r_within", "r_between", "ccc", "mae"):
+            table.add_column(metric, no_wrap=True)
+        for group in ("all", "seen", "unseen"):
+            for dim in ("valence", "arousal"):
+                table.add_row(group, dim, *[format_mean_std(summary, f"{group}.{dim}.{m}") for m in
+                                            ("r_composite", "r_within", "r_between", "ccc", "mae")])
+        console.print(table)
+        if out:
+            write_csv(Path(out) / "per_fold.csv", result.per_fold)
+            write_csv(Path(out) / "oof_predictions.csv", result.predictions)
+            write_json(Path(out) / "summary.json", {k: {"mean": v["mean"], "std": v["std"]} for k, v in summary.iterrows()})
+            write_json(Path(out) / "plan.json", {"folds": folds, "seeds": list(seed_list), "seed_set": seed_set(seed_list),
+                                                 "command": " ".join(["vatrack", "cv", *sys.argv[2:]])})
+            console.print(f"wrote {out}/per_fold.csv, oof_predictions.csv, summary.json, plan.json")
 
 
 @app.command()
@@ -512,7 +512,7 @@ def track(
 ):
     """Your own diary: fit on the rated entries, predict every entry, report each person's trajectory."""
     from vatrack.experiments.track import run_track, write_track
-    from vatrack.io import prepare_run_dir
+    from vatrack.io import output_dir
     from vatrack.reporting import track_report
 
     if run is not None and (method or preset):
@@ -520,19 +520,19 @@ def track(
     if method and preset:
         raise VatrackError("give --method or --preset, not both")
     _seed(seed)
-    prepare_run_dir(out, force=force)   # before any work: a taken folder fails at once
-    _threads(threads)
-    result = run_track(data, fmt, method=method, preset=preset, run=run, encoder=encoder, folds=folds, seed=seed,
-                       overrides=set_, on_event=None if not _progress_on() else _say)
-    written = write_track(result, out)
-    report = track_report(result, out)
-    if result.quality is not None:
-        for row in result.quality[result.quality["model"] == result.meta["model"]].itertuples():
-            _say(f"{row.dimension}: out-of-fold r {row.r:.3f} (within person {row.r_within_person:.3f}), "
-                 f"MAE {row.mae:.2f} on {row.scale}")
-    _say(f"{result.meta['entries']} entries of {result.meta['people']} people in {result.meta['seconds']:.0f} s; "
-         f"wrote {written['predictions']}, {written['people']}")
-    _say(f"report: {report['html']}")
+    with output_dir(out, force=force):   # before any work: a taken folder fails at once; a failed run leaves none
+        _threads(threads)
+        result = run_track(data, fmt, method=method, preset=preset, run=run, encoder=encoder, folds=folds, seed=seed,
+                           overrides=set_, on_event=None if not _progress_on() else _say)
+        written = write_track(result, out)
+        report = track_report(result, out)
+        if result.quality is not None:
+            for row in result.quality[result.quality["model"] == result.meta["model"]].itertuples():
+                _say(f"{row.dimension}: out-of-fold r {row.r:.3f} (within person {row.r_within_person:.3f}), "
+                     f"MAE {row.mae:.2f} on {row.scale}")
+        _say(f"{result.meta['entries']} entries of {result.meta['people']} people in {result.meta['seconds']:.0f} s; "
+             f"wrote {written['predictions']}, {written['people']}")
+        _say(f"report: {report['html']}")
 
 
 def _progress_on() -> bool:
@@ -592,7 +592,7 @@ def forecast_cv(
     """Forecasting CV: hold out users' tails, forecast them from the prefix; every method vs linear(prev)."""
     from vatrack.data import load_diary
     from vatrack.experiments.forecasting import CV_METHODS, forecast_table, run_forecast_cv, to_markdown
-    from vatrack.io import prepare_run_dir, write_csv, write_text
+    from vatrack.io import output_dir, write_csv, write_text
     from vatrack.protocols import cv_seeds, seed_set
 
     task = task.value
@@ -601,26 +601,25 @@ def forecast_cv(
     if "linear-prev" not in chosen:
         chosen.insert(0, "linear-prev")  # the reference every row is compared with
     frame = load_diary(data, require_labels=True, format=fmt)
-    if out:
-        prepare_run_dir(out, force=force)
-    console.print(f"forecasting CV ({task}): {folds} folds × {seeds} {seed_set(seed_list)} seeds {list(seed_list)} on {data}; "
-                  f"methods {', '.join(chosen)}", soft_wrap=True)
+    with output_dir(out, force=force) if out else nullcontext():  # a failed run leaves no folder
+        console.print(f"forecasting CV ({task}): {folds} folds × {seeds} {seed_set(seed_list)} seeds {list(seed_list)} on {data}; "
+                      f"methods {', '.join(chosen)}", soft_wrap=True)
 
-    def progress(row):
-        console.print(f"  seed {row['seed']} fold {row['fold']} {row['method']}: r V {row['r_valence']:.3f} A {row['r_arousal']:.3f}"
-                      f" ({row['n_users']} users)")
+        def progress(row):
+            console.print(f"  seed {row['seed']} fold {row['fold']} {row['method']}: r V {row['r_valence']:.3f} A {row['r_arousal']:.3f}"
+                          f" ({row['n_users']} users)")
 
-    result = run_forecast_cv(frame, task, methods=chosen, n_folds=folds, seeds=seed_list, encoder=encoder, on_fold=progress)
-    table = forecast_table(result)
-    # A markdown table: wide, but it reads the same in a terminal, a log and docs/results.md.
-    console.print(f"\n{task} forecasting CV — mean ± std over {folds}×{seeds} folds×seeds ({seed_set(seed_list)}) "
-                  f"({result.per_fold['n_users'].mean():.0f} held-out users per fold on average)")
-    console.print(to_markdown(table), markup=False, highlight=False, soft_wrap=True)
-    if out:
-        write_csv(Path(out) / "per_fold.csv", result.per_fold)
-        write_csv(Path(out) / "predictions.csv", result.predictions)
-        write_text(Path(out) / "table.md", to_markdown(table) + "\n")
-        console.print(f"wrote {out}/per_fold.csv, predictions.csv, table.md")
+        result = run_forecast_cv(frame, task, methods=chosen, n_folds=folds, seeds=seed_list, encoder=encoder, on_fold=progress)
+        table = forecast_table(result)
+        # A markdown table: wide, but it reads the same in a terminal, a log and docs/results.md.
+        console.print(f"\n{task} forecasting CV — mean ± std over {folds}×{seeds} folds×seeds ({seed_set(seed_list)}) "
+                      f"({result.per_fold['n_users'].mean():.0f} held-out users per fold on average)")
+        console.print(to_markdown(table), markup=False, highlight=False, soft_wrap=True)
+        if out:
+            write_csv(Path(out) / "per_fold.csv", result.per_fold)
+            write_csv(Path(out) / "predictions.csv", result.predictions)
+            write_text(Path(out) / "table.md", to_markdown(table) + "\n")
+            console.print(f"wrote {out}/per_fold.csv, predictions.csv, table.md")
 
 
 # --- experiments: compare, report, sweep, ensemble (vatrack.experiments.compare/sweep/ensemble) ---

@@ -191,6 +191,21 @@ def prepare_run_dir(path, force: bool = False) -> Path:
     return path
 
 
+@contextmanager
+def output_dir(path, force: bool = False):
+    """:func:`prepare_run_dir` for the life of a command: claimed before any work (a taken
+    folder fails at once), and if the command fails or is stopped, the folder is removed (if
+    this command created it) or emptied — no half-written output is left behind."""
+    path = Path(path)
+    created = not path.exists()
+    prepare_run_dir(path, force=force)
+    try:
+        yield path
+    except BaseException:
+        discard_run_dir(path, created)
+        raise
+
+
 def discard_run_dir(path, created: bool) -> None:
     """Undo a run folder that holds nothing worth keeping: remove it if this command created
     it, else empty it. Releases the claim."""

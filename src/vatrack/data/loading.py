@@ -145,6 +145,11 @@ def _validated(raw: pd.DataFrame, path, required, need_label_columns: bool, form
             frame[column] = _keys(values, path, shown)
         elif column == "text":
             frame[column] = values.fillna("").astype(str)
+            blank = (frame[column].str.strip() == "").to_numpy()
+            if blank.any():  # kept (blank feeling-word entries happen), but never silently
+                n, first = int(blank.sum()), int(np.argmax(blank)) + 1
+                log.info(f"{where(path, shown)}: {n} entr{'y has' if n == 1 else 'ies have'} no text (first: row {first}); "
+                         "read as an empty text, so the words add nothing to their predictions")
         elif column == "timestamp":
             frame[column], note = format.parse_dates(values, path, shown)
             if note:

@@ -116,6 +116,11 @@ def run_track(source, format: DiaryFormat | None = None, *, method: str | None =
         result = TrackResult(diary, predictions, kind, None, pd.DataFrame(), None,
                              {"model": f"run {run}", "folds": None})
     else:
+        absent = [label for label in LABELS if diary.format.columns.get(label, label) not in diary.raw.columns]
+        if absent:  # the rating columns are optional to read, but fitting needs them: say which to map
+            raise VatrackError(f"{diary.path}: no {' or '.join(absent)} column (columns found: "
+                               f"{', '.join(map(str, diary.raw.columns))}); map yours with `columns`, e.g. "
+                               f"`columns={{'{absent[0]}': 'YOURS'}}`, or predict with a trained run (`run`)")
         if rated.sum() < MIN_RATED:
             raise VatrackError(f"{diary.path}: only {int(rated.sum())} entries have both ratings; fitting needs at "
                                f"least {MIN_RATED} (or predict with a trained run)")

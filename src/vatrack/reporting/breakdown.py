@@ -260,7 +260,7 @@ def run_breakdown(predictions: dict[str, Path] | list, data, out, force: bool = 
     """
     from vatrack.data import load_diary
     from vatrack.experiments.ensemble import read_oof
-    from vatrack.io import prepare_run_dir
+    from vatrack.io import output_dir
 
     if not isinstance(predictions, dict):
         named: dict[str, Path] = {}
@@ -276,5 +276,5 @@ def run_breakdown(predictions: dict[str, Path] | list, data, out, force: bool = 
     diary = load_diary(data, require_labels=True, format=fmt)
     for name, frame in frames.items():  # keys and columns checked before the out folder is touched
         join_diary(frame, diary, what=str(predictions[name]))
-    prepare_run_dir(out, force=force)
-    return breakdown_report(frames, diary, out, data_name=str(data), command=command)
+    with output_dir(out, force=force):  # a failed or stopped report leaves no folder
+        return breakdown_report(frames, diary, out, data_name=str(data), command=command)
