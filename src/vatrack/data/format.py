@@ -186,7 +186,12 @@ def _checked(parsed: pd.Series, text: pd.Series, path, column: str, why: str) ->
     bad = parsed.isna().to_numpy()
     if bad.any():
         i = int(np.argmax(bad))
-        raise VatrackError(f"{where(path, column, i + 1)}: '{text.iat[i]}' {why}")
+        if not str(text.iat[i]).strip():  # an entry's place in time cannot be guessed
+            raise VatrackError(f"{where(path, column, i + 1)}: no date; every entry needs its date and time "
+                               "(trajectories are in time order): fill it in or drop the row")
+        good = text[~bad]
+        like = f"write it like the other rows, e.g. '{good.iat[0]}'" if len(good) else why.split("; ")[-1]
+        raise VatrackError(f"{where(path, column, i + 1)}: '{text.iat[i]}' {why.split('; ')[0]}; {like}")
     return parsed.dt.tz_localize(None).astype("datetime64[ns]")
 
 
