@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 
@@ -179,3 +180,12 @@ def test_library_errors_name_parameters_and_the_cli_names_flags(task_files, tmp_
         assert code == 2 and "Invalid value for '--folds'" in stderr and "2" in stderr, stderr
     code, _, stderr = run_cli(["train", "--data", task_files["train"], "--out", tmp_path / "r", "--logger", "paper"], capsys)
     assert code == 2 and "--logger must be one of" in stderr
+
+
+def test_the_method_help_names_every_method():
+    """The help is written by hand (the CLI does not import the models to start): it must not fall behind."""
+    from vatrack.cli import METHODS_HELP
+    from vatrack.models import MODELS
+
+    named = {part.split(" (")[0].strip() for part in re.split(r",\s*(?![^()]*\))", METHODS_HELP)}
+    assert named == set(MODELS) - {"sequence"}

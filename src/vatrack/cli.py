@@ -161,6 +161,9 @@ def _jobs(jobs: int | None, has_presets: bool) -> int:
 
 CONFIRM = typer.Option(False, "--confirm", help="run the confirmation seeds 1000.. (for reporting; no selection may use "
                        "them) instead of the development seeds 0..N-1 (for choosing)")
+# Every method but the sequence model (that one is --preset); tests/test_cli.py keeps it in step with MODELS.
+METHODS_HELP = ("mean, user-mean, ridge, ridge+user, ridge+user+types (one ridge per text type), finetune (MiniLM "
+                "fine-tuned per text), finetune+ridge (ridge+user on its vectors)")
 SET = typer.Option([], "--set", help="config override, group.key=value or key=value (repeatable): "
                    "--set optim.lr=1e-3, --set epochs=5, --set 'blend={}'")
 JOBS = typer.Option(None, min=1, help="folds trained at once in worker processes sharing the cores "
@@ -309,7 +312,7 @@ def baseline(
     train: Path = typer.Option(..., help="labelled training CSV (e.g. train_subtask1.csv)"),
     data: Path = typer.Option(..., help="CSV of texts to predict (e.g. test_subtask1.csv)"),
     out: Path = typer.Option(..., help="where to write pred_subtask1.csv"),
-    method: str = typer.Option("ridge+user", help="mean, user-mean, ridge, ridge+user or finetune (MiniLM fine-tuned per text)"),
+    method: str = typer.Option("ridge+user", help=METHODS_HELP),
     task: Task = typer.Option(Task.subtask1, help="baselines predict subtask 1"),
     encoder: str = typer.Option("minilm", help="minilm, mpnet, lexicon, a Hugging Face id, a local model folder, or several joined by + (minilm+mpnet+lexicon)"),
     save: Optional[Path] = typer.Option(None, help="also save the fitted model bundle here"),
@@ -342,7 +345,7 @@ def baseline(
 @diary_options
 def cv(
     data: Path = typer.Option(..., help="labelled training CSV"),
-    method: Optional[str] = typer.Option(None, help="mean, user-mean, ridge, ridge+user, or finetune (MiniLM fine-tuned per text)"),
+    method: Optional[str] = typer.Option(None, help=METHODS_HELP),
     preset: Optional[str] = typer.Option(None, help="preset: sequence model (v3.0, v3.2, v3.3, v3.4, best), finetune, or a YAML path"),
     folds: int = _folds(5),
     seeds: int = _seeds(3),
@@ -499,7 +502,7 @@ def predict(
 def track(
     data: Path = typer.Option(..., help="your diary CSV: rated and unrated entries (map your columns with --column)"),
     out: Path = typer.Option(..., help="folder to create: predictions.csv, people.csv, report.html, plots/, model/"),
-    method: Optional[str] = typer.Option(None, help="baseline to fit: ridge+user (default), ridge, user-mean, mean"),
+    method: Optional[str] = typer.Option(None, help="method to fit (default ridge+user): " + METHODS_HELP),
     preset: Optional[str] = typer.Option(None, help="fit a preset instead (e.g. v3.3, best, finetune)"),
     run: Optional[Path] = typer.Option(None, help="predict with a trained run folder instead of fitting (unrated files)"),
     encoder: Optional[str] = typer.Option(None, help="text encoder (default: minilm; a preset's own)"),
