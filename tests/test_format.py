@@ -221,6 +221,19 @@ def test_iso_dates_need_no_option(tmp_path):
     assert frame["timestamp"].dt.month.tolist() == [3, 4]
 
 
+@pytest.mark.parametrize("option", [{"dayfirst": True}, {"monthfirst": True}, {}])
+def test_year_first_dates_are_never_swapped_by_the_order_option(tmp_path, option):
+    """--dayfirst used to read 2021-03-11 as 3 November: pandas' dayfirst applies to ISO dates too."""
+    rows = [("A", 1, "2021-03-11 19:04", "a", 5, 5), ("A", 2, "2021/03/12 08:00", "b", 5, 5),
+            ("A", 3, "2021-03-13T10:00:00+01:00", "c", 5, 5)]
+    if option.get("dayfirst") or not option:
+        rows.append(("A", 4, "14/03/2021 09:00", "d", 5, 5))   # numeric day-first beside them (proves the order)
+    path = write(tmp_path, ema(rows))
+    frame = load_diary(path, format=parse_format(MAPPING, ["valence=1:9", "arousal=1:9"], **option))
+    assert frame["timestamp"].dt.strftime("%m-%d").tolist()[:3] == ["03-11", "03-12", "03-13"]
+    assert frame["text"].tolist()[:3] == ["a", "b", "c"]
+
+
 # --- separators and spreadsheet exports ------------------------------------------------------------
 
 

@@ -26,6 +26,7 @@ SEPARATORS = (",", ";", "\t", "|")      # what separator sniffing considers
 DATE_ORDERS = ("dayfirst", "monthfirst")
 _SEP_NAMES = {",": "comma", ";": "semicolon", "\t": "tab", "|": "pipe"}
 # A numeric date with the year last: 04/03/2025, 4.3.25, 04-03-2025 14:30 ...
+_YEAR_FIRST_DATE = re.compile(r"^\s*\d{4}[/.\-]\d{1,2}[/.\-]\d{1,2}(?!\d)")
 _NUMERIC_DATE = re.compile(r"^\s*(\d{1,2})[/.\-](\d{1,2})[/.\-](\d{2}|\d{4})(?!\d)")
 
 
@@ -178,7 +179,13 @@ class DiaryFormat:
                     i = contradiction.idxmax()
                     raise VatrackError(f"{where(path, column, int(i) + 1)}: '{text[i]}' cannot be read {order} "
                                        f"(no month {'above' if order == 'dayfirst' else 'below'} 12 there); check `date_order='{order}'`")
-        parsed = pd.to_datetime(text, errors="coerce", format="mixed", utc=True, dayfirst=order == "dayfirst")
+        # Year-first dates (ISO, 2025/03/04) are year-month-day whatever the order option says:
+        # pandas' dayfirst would swap their month and day.
+        year_first = text.str.match(_YEAR_FIRST_DATE).to_numpy()
+        parsed = pd.Series(pd.NaT, index=text.index, dtype="datetime64[ns, UTC]")
+        for rows, dayfirst in ((year_first, False), (~year_first, order == "dayfirst")):
+            if rows.any():
+                parsed[rows] = pd.to_datetime(text[rows], errors="coerce", format="mixed", utc=True, dayfirst=dayfirst)
         return _checked(parsed, text, path, column, "cannot be read as a date and time; use e.g. 2021-06-09 12:41:57"), note
 
 
