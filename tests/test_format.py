@@ -151,6 +151,15 @@ def test_train_records_the_scale_and_predict_maps_back(tmp_path, capsys):
     assert pred["pred_valence"].max() > 2.5  # on 1..9, not the model's -2..2
 
 
+def test_one_scale_given_with_a_run_keeps_the_other_recorded_scale():
+    """--scale valence=... with --run used to drop the run's recorded arousal scale: arousal was
+    then written on the model's 0..2 instead of the user's 1..9, silently."""
+    record = {"valence": {"user": [1.0, 9.0], "model": [-2.0, 2.0]}, "arousal": {"user": [1.0, 9.0], "model": [0.0, 2.0]}}
+    merged = parse_format(scales=["valence=0:100"]).with_scales_from(record)
+    assert merged.scales == {"valence": (0.0, 100.0), "arousal": (1.0, 9.0)}
+    assert parse_format().with_scales_from(record).scales == {"valence": (1.0, 9.0), "arousal": (1.0, 9.0)}
+
+
 # --- dates ---------------------------------------------------------------------------------------
 
 

@@ -101,10 +101,12 @@ class DiaryFormat:
         return {label: {"user": list(self.user_scale(label)), "model": list(SCALES[label])} for label in LABELS}
 
     def with_scales_from(self, record: dict | None) -> "DiaryFormat":
-        """This format with the scales a run folder recorded, unless this one sets its own."""
-        if not record or self.scales:
+        """This format with the scales a run folder recorded, label by label: a scale this one
+        sets (--scale valence=...) replaces the recorded one for that label only."""
+        if not record:
             return self
         scales = {label: tuple(record[label]["user"]) for label in LABELS if label in record}
+        scales.update(self.scales)
         return DiaryFormat(self.columns, scales, self.date_order, self.date_format, self.sep)
 
     # --- reading -------------------------------------------------------------------------
