@@ -166,3 +166,21 @@ def test_a_failed_method_run_leaves_no_folder(task_files, tiny_bert_dir, tmp_pat
     with pytest.raises(KeyboardInterrupt):
         train_run(task_files["train"], str(_tiny_preset(tmp_path, tiny_bert_dir, ", cache: false")), out, progress=False)
     assert not out.exists()
+
+
+def test_a_failed_forced_rerun_gives_the_earlier_run_back(task_files, tiny_bert_dir, tmp_path, monkeypatch):
+    """--force used to empty the run folder first: a rerun stopped mid-fit lost the trained model."""
+    from vatrack.experiments.runs import train_run
+
+    preset = str(_tiny_preset(tmp_path, tiny_bert_dir, ", cache: false"))
+    out = tmp_path / "run"
+    train_run(task_files["train"], preset, out, progress=False)
+    before = {p.relative_to(out): p.read_bytes() for p in out.rglob("*") if p.is_file()}
+
+    def boom(self, train):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(FineTunedRegressor, "_fine_tune", boom)
+    with pytest.raises(KeyboardInterrupt):
+        train_run(task_files["train"], preset, out, progress=False, force=True)
+    assert {p.relative_to(out): p.read_bytes() for p in out.rglob("*") if p.is_file()} == before

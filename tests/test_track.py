@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -76,6 +77,44 @@ def test_track_refuses_an_existing_folder_without_force(tracked, capsys):
     (out / "keep.txt").write_text("mine")
     code, _, stderr = run_cli(["track", "--data", path, "--out", out, *OPTIONS], capsys)
     assert code == 2 and "--force" in stderr and (out / "keep.txt").read_text() == "mine"
+
+
+def test_force_replaces_a_track_folder_only_once_the_new_one_is_complete(tracked, capsys):
+    """--force used to empty the folder before any work: a rerun that failed (here: the scale
+    forgotten) lost the earlier results. Now they come back untouched."""
+    folder, path = tracked
+    out = folder / "forced"
+    code, _, stderr = run_cli(["track", "--data", path, "--out", out, *OPTIONS], capsys)
+    assert code == 0, stderr
+    before = {p.relative_to(out): p.read_bytes() for p in out.rglob("*") if p.is_file()}
+    no_scale = [*(a for m in MAPPING for a in ("--column", m)), "--dayfirst", "--quiet"]
+    code, _, stderr = run_cli(["track", "--data", path, "--out", out, *no_scale, "--force"], capsys)
+    assert code == 2 and "outside the valence scale" in stderr
+    assert {p.relative_to(out): p.read_bytes() for p in out.rglob("*") if p.is_file()} == before
+    code, _, stderr = run_cli(["track", "--data", path, "--out", out, *OPTIONS, "--force", "--folds", "3"], capsys)
+    assert code == 0, stderr
+    assert not [p for p in out.iterdir() if p.name.startswith(".vatrack-replaced")]   # nothing set aside is left
+    assert json.loads((out / "track.json").read_text())["folds"] == 3
+
+
+def test_force_never_replaces_a_folder_vatrack_did_not_write_nor_the_commands_inputs(tracked, tmp_path, capsys):
+    folder, path = tracked
+    mine = tmp_path / "thesis"
+    mine.mkdir()
+    (mine / "thesis.txt").write_text("three years of work")
+    code, _, stderr = run_cli(["track", "--data", path, "--out", mine, *OPTIONS, "--force"], capsys)
+    assert code == 2 and "vatrack did not write" in stderr and (mine / "thesis.txt").exists()
+    run = tmp_path / "run"
+    code, _, stderr = run_cli(["track", "--data", path, "--out", run, *OPTIONS], capsys)
+    assert code == 0, stderr
+    mapping = [a for m in MAPPING[:4] for a in ("--column", m)]
+    code, _, stderr = run_cli(["track", "--data", path, "--run", run, "--out", run, *mapping, "--dayfirst", "--force"],
+                              capsys)
+    assert code == 2 and "--run" in stderr and "inside" in stderr and (run / "model").is_dir()
+    inside = run / "diary.csv"
+    inside.write_bytes(Path(path).read_bytes())
+    code, _, stderr = run_cli(["track", "--data", inside, "--out", run, *OPTIONS, "--force"], capsys)
+    assert code == 2 and "--data" in stderr and inside.exists()
 
 
 @pytest.mark.parametrize("method,preset", [("ridge+user", None), (None, "v3.3")])

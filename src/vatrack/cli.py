@@ -50,7 +50,7 @@ FLAGS: dict[str, str | dict[str, str]] = {
     "jobs": "--jobs", "logger": "--logger", "accelerator": "--accelerator", "devices": "--devices",
     "strategy": "--strategy", "num_nodes": "--num-nodes", "ensemble": "--ensemble",
     "weights": "--weights", "run_dirs": "--runs", "predictions": "--predictions", "seed_set": "--seed-set", "oof": "--oof", "reference": "--reference",
-    "run": "--run", "candidate": "--candidate", "n_trials": "--trials", "study_name": "--study", "storage": "--storage",
+    "run": "--run", "data": "--data", "candidate": "--candidate", "n_trials": "--trials", "study_name": "--study", "storage": "--storage",
     "columns": "--column", "scales": "--scale", "sep": "--sep", "date_format": "--date-format",
     "date_order": {"'dayfirst'": "--dayfirst", "'monthfirst'": "--monthfirst"},
 }
@@ -373,7 +373,7 @@ def cv(
     if (method is None) == (preset is None):
         raise VatrackError("give exactly one of --method (a baseline) or --preset (a sequence-model preset)")
     factory = estimator_factory(method, preset, encoder, set_)
-    with output_dir(out, force=force) if out else nullcontext():  # a failed run leaves no folder
+    with output_dir(out, force=force, inputs={"data": data}) if out else nullcontext():  # a failed run leaves no folder
         plan = fold_summary(cv_plan(frame, n_folds=folds, seeds=seed_list), frame)
         console.print(f"official-style CV: {folds} folds × {seeds} {seed_set(seed_list)} seeds {list(seed_list)} on {data}")
         console.print(plan.to_string(index=False))
@@ -523,7 +523,7 @@ def track(
     if method and preset:
         raise VatrackError("give --method or --preset, not both")
     _seed(seed)
-    with output_dir(out, force=force):   # before any work: a taken folder fails at once; a failed run leaves none
+    with output_dir(out, force=force, inputs={"data": data, "run": run}):   # before any work: a taken folder fails at once; a failed run leaves none
         _threads(threads)
         result = run_track(data, fmt, method=method, preset=preset, run=run, encoder=encoder, folds=folds, seed=seed,
                            overrides=set_, on_event=None if not _progress_on() else _say)
@@ -604,7 +604,7 @@ def forecast_cv(
     if "linear-prev" not in chosen:
         chosen.insert(0, "linear-prev")  # the reference every row is compared with
     frame = load_diary(data, require_labels=True, format=fmt)
-    with output_dir(out, force=force) if out else nullcontext():  # a failed run leaves no folder
+    with output_dir(out, force=force, inputs={"data": data}) if out else nullcontext():  # a failed run leaves no folder
         console.print(f"forecasting CV ({task}): {folds} folds × {seeds} {seed_set(seed_list)} seeds {list(seed_list)} on {data}; "
                       f"methods {', '.join(chosen)}", soft_wrap=True)
 

@@ -114,6 +114,8 @@ def slug(name: str) -> str:
 
 
 LOCK_NAME = ".vatrack.lock"   # inside a run folder; an flock on it marks the folder as being written
+REPLACED_PREFIX = ".vatrack-replaced-"   # a run folder's earlier content, set aside until --force's new run is complete
+_SET_ASIDE: dict[str, Path] = {}         # run folder (real path) -> where this process set its earlier content
 _CLAIMS: dict[str, int] = {}   # run folder -> open descriptor of its lock, held by this process
 
 
@@ -167,55 +169,103 @@ def _release(key: str) -> None:
 
 
 def run_dir_entries(path) -> list[Path]:
-    """What a run folder holds, its lock file aside."""
+    """What a run folder holds, its lock file and set-aside earlier content aside."""
     path = Path(path)
-    return [p for p in path.iterdir() if p.name != LOCK_NAME] if path.is_dir() else []
+    return ([p for p in path.iterdir() if p.name != LOCK_NAME and not p.name.startswith(REPLACED_PREFIX)]
+            if path.is_dir() else [])
 
 
-def prepare_run_dir(path, force: bool = False) -> Path:
+def prepare_run_dir(path, force: bool = False, *, inputs: dict | None = None, until_done: bool = False) -> Path:
     """Claim a fresh run folder; refuse to reuse a non-empty one unless ``force``.
 
     The claim (create + exclusive lock) is atomic: of two commands started with the same
-    --out, one gets the folder and the other exits 2.
+    --out, one gets the folder and the other exits 2. ``force`` replaces only a folder vatrack
+    wrote (every claim leaves its lock file there), and never one holding this command's own
+    ``inputs`` (parameter name -> a path or a list of paths). ``until_done``: the earlier content is set aside, not
+    deleted, and comes back if the command fails (:func:`discard_run_dir`);
+    :func:`finish_run_dir` deletes it once the new content is complete.
     """
+    path = Path(path)
+    written_by_vatrack = (path / LOCK_NAME).exists()
     path = claim_run_dir(path)
     entries = run_dir_entries(path)
-    if entries:
-        if not force:
-            raise VatrackError(f"{path} already exists and is not empty; pass `force=True` to overwrite it or choose another `out`")
+    if not entries:
+        return path
+    problem = None
+    if not force:
+        problem = f"{path} already exists and is not empty; pass `force=True` to overwrite it or choose another `out`"
+    elif not written_by_vatrack:
+        problem = (f"{path} holds files vatrack did not write; `force=True` replaces only a vatrack output folder: "
+                   "choose another `out`, or empty it yourself")
+    else:
+        inside = [(name, one) for name, given in (inputs or {}).items()
+                  for one in (given if isinstance(given, (list, tuple)) else [given]) if one is not None and _within(one, path)]
+        if inside:
+            problem = (f"`{inside[0][0]}` ({inside[0][1]}) is inside {path}, which `force=True` would replace; "
+                       "choose another `out`")
+    if problem:
+        release_run_dir(path)
+        raise VatrackError(problem)
+    if until_done:
+        aside = Path(tempfile.mkdtemp(prefix=REPLACED_PREFIX, dir=path))
         for entry in entries:
-            if entry.is_dir() and not entry.is_symlink():
-                shutil.rmtree(entry)
-            else:
-                entry.unlink()
+            os.rename(entry, aside / entry.name)
+        _SET_ASIDE[os.path.realpath(path)] = aside
+        return path
+    for entry in entries:
+        if entry.is_dir() and not entry.is_symlink():
+            shutil.rmtree(entry)
+        else:
+            entry.unlink()
     return path
 
 
+def _within(inner, folder: Path) -> bool:
+    inner, folder = os.path.realpath(inner), os.path.realpath(folder)
+    return inner == folder or inner.startswith(folder.rstrip(os.sep) + os.sep)
+
+
+def finish_run_dir(path) -> None:
+    """The new content of ``path`` is complete: delete what :func:`prepare_run_dir` set aside
+    (and any left there by a command killed before it could finish)."""
+    path = Path(path)
+    _SET_ASIDE.pop(os.path.realpath(path), None)
+    for stale in path.glob(REPLACED_PREFIX + "*"):
+        shutil.rmtree(stale, ignore_errors=True)
+
+
 @contextmanager
-def output_dir(path, force: bool = False):
+def output_dir(path, force: bool = False, *, inputs: dict | None = None):
     """:func:`prepare_run_dir` for the life of a command: claimed before any work (a taken
-    folder fails at once), and if the command fails or is stopped, the folder is removed (if
-    this command created it) or emptied — no half-written output is left behind."""
+    folder fails at once); if the command fails or is stopped, the folder is removed (if this
+    command created it) or given back its earlier content — no half-written output is left,
+    and ``force`` loses nothing until the new output is complete."""
     path = Path(path)
     created = not path.exists()
-    prepare_run_dir(path, force=force)
+    prepare_run_dir(path, force=force, inputs=inputs, until_done=True)
     try:
         yield path
     except BaseException:
         discard_run_dir(path, created)
         raise
+    finish_run_dir(path)
 
 
 def discard_run_dir(path, created: bool) -> None:
     """Undo a run folder that holds nothing worth keeping: remove it if this command created
-    it, else empty it. Releases the claim."""
+    it, else empty it and give it back what :func:`prepare_run_dir` set aside. Releases the claim."""
     path = Path(path)
     release_run_dir(path)
+    aside = _SET_ASIDE.pop(os.path.realpath(path), None)
     if created:
         shutil.rmtree(path, ignore_errors=True)
-    else:
-        for entry in run_dir_entries(path) + [path / LOCK_NAME]:
-            if entry.is_dir() and not entry.is_symlink():
-                shutil.rmtree(entry, ignore_errors=True)
-            elif entry.exists():
-                entry.unlink()
+        return
+    for entry in run_dir_entries(path) + ([path / LOCK_NAME] if aside is None else []):
+        if entry.is_dir() and not entry.is_symlink():
+            shutil.rmtree(entry, ignore_errors=True)
+        elif entry.exists():
+            entry.unlink()
+    if aside is not None and aside.is_dir():  # the earlier run's content (and its lock file) stay
+        for entry in aside.iterdir():
+            os.rename(entry, path / entry.name)
+        aside.rmdir()

@@ -25,6 +25,7 @@ from vatrack.io import (
     check_writable,
     claim_run_dir,
     discard_run_dir,
+    finish_run_dir,
     prepare_run_dir,
     release_run_dir,
     run_dir_entries,
@@ -115,7 +116,7 @@ def train_run(data_path, preset="v3.3", out="runs/train", *, encoder: str | None
     try:
         resume_from = _resume_checkpoint(out, config) if resume else None
         if writer and resume_from is None:
-            prepare_run_dir(out, force=force)
+            prepare_run_dir(out, force=force, inputs={"data": data_path}, until_done=True)
             write_text(out / "config.yaml", config_yaml(config))
             write_json(out / SCALES_FILE, format.scale_record())
     except BaseException:
@@ -145,6 +146,7 @@ def train_run(data_path, preset="v3.3", out="runs/train", *, encoder: str | None
             "last_epoch": info["history"][-1] if info.get("history") else None,
         }
         write_json(out / "metrics.json", metrics)
+        finish_run_dir(out)   # complete: what --force replaced can go now
     except BaseException as stop:
         raise _stopped(stop, out, writer=writer, fresh=resume_from is None, created=created) from None
     finally:
@@ -170,7 +172,7 @@ def _train_method_run(spec, model, data_path, out, *, seed: int, force: bool, fo
     train = model_inputs(load_diary(data_path, require_labels=True, format=format))
     out = Path(out)
     created = not out.exists()
-    prepare_run_dir(out, force=force)
+    prepare_run_dir(out, force=force, inputs={"data": data_path}, until_done=True)
     try:
         write_text(out / "config.yaml", yaml.safe_dump(spec.model_dump(), sort_keys=False))
         write_json(out / SCALES_FILE, format.scale_record())
@@ -186,8 +188,9 @@ def _train_method_run(spec, model, data_path, out, *, seed: int, force: bool, fo
                    "epochs_run": info.get("epochs_run"), "cached_fit": info.get("cached_fit")}
         write_json(out / "metrics.json", metrics)
     except BaseException:
-        discard_run_dir(out, created)  # a fit is all or nothing: no half-written run folder
+        discard_run_dir(out, created)  # a fit is all or nothing: no half-written run folder, the replaced one back
         raise
+    finish_run_dir(out)
     return metrics
 
 

@@ -276,5 +276,5 @@ def run_breakdown(predictions: dict[str, Path] | list, data, out, force: bool = 
     diary = load_diary(data, require_labels=True, format=fmt)
     for name, frame in frames.items():  # keys and columns checked before the out folder is touched
         join_diary(frame, diary, what=str(predictions[name]))
-    with output_dir(out, force=force):  # a failed or stopped report leaves no folder
+    with output_dir(out, force=force, inputs={"data": data, "predictions": list(predictions.values())}):  # a failed or stopped report leaves no folder
         return breakdown_report(frames, diary, out, data_name=str(data), command=command)
