@@ -39,6 +39,9 @@ def model_from_preset(preset, *, seed: int = 0, encoder: str | None = None, over
     if spec.method not in MODELS or spec.method == "sequence":
         raise VatrackError(f"preset '{spec.name}': unknown method '{spec.method}'; choose one of: "
                            f"{', '.join(m for m in MODELS if m != 'sequence')}")
+    if "seed" in spec.params:  # it would be recorded in the run's config.yaml, yet the seed argument wins
+        raise VatrackError(f"preset '{spec.name}': the seed is not a preset parameter (got seed: "
+                           f"{spec.params['seed']!r}); give it with `seed=N`")
     accepted = set(MODELS[spec.method]._get_param_names())
     unknown = sorted(set(spec.params) - accepted)
     if unknown:
