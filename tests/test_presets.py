@@ -273,6 +273,13 @@ def test_a_seed_set_on_a_method_preset_is_refused():
     assert caught.value.params == ("seed",)
 
 
+def test_an_empty_params_is_no_params(tmp_path):
+    from vatrack.models import FineTunedRegressor, model_from_preset
+
+    model = model_from_preset(_write(tmp_path, "method: finetune\nparams:\n"), seed=2)
+    assert model.get_params() == FineTunedRegressor(seed=2).get_params()
+
+
 def test_a_sequence_only_command_names_the_method_preset():
     with pytest.raises(VatrackError, match="configures the `finetune\\+ridge` method, not the sequence model"):
         load_preset("finetune")
