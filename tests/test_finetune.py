@@ -184,3 +184,35 @@ def test_a_failed_forced_rerun_gives_the_earlier_run_back(task_files, tiny_bert_
     with pytest.raises(KeyboardInterrupt):
         train_run(task_files["train"], preset, out, progress=False, force=True)
     assert {p.relative_to(out): p.read_bytes() for p in out.rglob("*") if p.is_file()} == before
+
+
+@pytest.mark.parametrize(("settings", "param"), [
+    (["encoder=5"], "encoder"), (["encoder=true"], "encoder"), (["epochs=true"], "epochs"),
+    (["weight_decay=-3"], "weight_decay"), (["lr_encoder=-1"], "lr_encoder"), (["lr_head=-5"], "lr_head"),
+    (["warmup=5"], "warmup"), (["ccc_weight=high"], "ccc_weight"), (["user_offsets=maybe"], "user_offsets"),
+    (["cache=maybe"], "cache"), (["blend={ridge+user: 0.5}", "blend_encoder=nope"], "blend_encoder"),
+])
+def test_a_bad_parameter_is_one_line_before_any_work(settings, param, task_files, tiny_bert_dir, tmp_path, capsys,
+                                                     monkeypatch):
+    """They used to crash (encoder=5, weight_decay=-3), train silently (lr_head=-5, epochs=true) or,
+    for the blend's encoder, fail only once the fine-tune had run."""
+    from conftest import run_cli
+    from vatrack.cli import FLAGS
+
+    calls = _trainings(monkeypatch)
+    run = tmp_path / "run"
+    code, out, err = run_cli(["train", "--data", task_files["train"], "--preset", _tiny_preset(tmp_path, tiny_bert_dir),
+                              "--out", run, *(arg for setting in settings for arg in ("--set", setting))], capsys)
+    assert code == 2 and err.count("\n") <= 1 and "Traceback" not in err, err
+    assert calls == [] and not run.exists()
+    assert FLAGS[param].rstrip("=") in err
+
+
+@pytest.mark.parametrize("method", ["ridge+user", "finetune"])
+def test_an_encoder_that_is_not_a_name_is_one_line(method, rows):
+    from vatrack.errors import VatrackError
+    from vatrack.models import make_model
+
+    with pytest.raises(VatrackError) as caught:
+        make_model(method, encoder=5).fit(rows[0])
+    assert caught.value.params == ("encoder",)

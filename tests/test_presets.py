@@ -255,12 +255,29 @@ def test_a_method_preset_builds_its_method(tmp_path):
     ("method: nope\n", "unknown method 'nope'"),
     ("method: finetune\nparams: [1]\n", "key 'params'"),
     ("method: finetune\nextra: 1\n", "key 'extra'"),
+    ("method: finetune\nparams: {seed: 7}\n", "the seed is not a preset parameter .*give it with `seed=N`"),
 ])
 def test_a_bad_method_preset_is_one_clear_line(tmp_path, text, message):
     from vatrack.models import model_from_preset
 
     with pytest.raises(VatrackError, match=message):
         model_from_preset(_write(tmp_path, text))
+
+
+def test_a_seed_set_on_a_method_preset_is_refused():
+    """It used to be recorded in config.yaml and metrics.json, yet the `seed` argument won."""
+    from vatrack.models import model_from_preset
+
+    with pytest.raises(VatrackError, match="the seed is not a preset parameter") as caught:
+        model_from_preset("finetune", overrides=["seed=7"])
+    assert caught.value.params == ("seed",)
+
+
+def test_an_empty_params_is_no_params(tmp_path):
+    from vatrack.models import FineTunedRegressor, model_from_preset
+
+    model = model_from_preset(_write(tmp_path, "method: finetune\nparams:\n"), seed=2)
+    assert model.get_params() == FineTunedRegressor(seed=2).get_params()
 
 
 def test_a_sequence_only_command_names_the_method_preset():

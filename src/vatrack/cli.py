@@ -53,6 +53,11 @@ FLAGS: dict[str, str | dict[str, str]] = {
     "run": "--run", "data": "--data", "candidate": "--candidate", "n_trials": "--trials", "study_name": "--study", "storage": "--storage",
     "columns": "--column", "scales": "--scale", "sep": "--sep", "date_format": "--date-format",
     "date_order": {"'dayfirst'": "--dayfirst", "'monthfirst'": "--monthfirst"},
+    # a method preset's parameters (vatrack.models.finetune)
+    "epochs": "--set epochs=", "batch_size": "--set batch_size=", "max_length": "--set max_length=",
+    "lr_encoder": "--set lr_encoder=", "lr_head": "--set lr_head=", "weight_decay": "--set weight_decay=",
+    "warmup": "--set warmup=", "ccc_weight": "--set ccc_weight=", "user_offsets": "--set user_offsets=",
+    "cache": "--set cache=", "blend_encoder": "--set blend_encoder=",
 }
 
 

@@ -263,8 +263,8 @@ def get_encoder(name: str = "minilm", max_length: int = 128, device: str | None 
     Cheap: weights load only when a text misses the cache. Encoders are memoised per
     process, so a CV loop calling this per fold loads the model once.
     """
-    if "+" in name and not os.path.exists(name):
-        parts = [part.strip() for part in name.split("+")]
+    parts = encoder_parts(name)
+    if len(parts) > 1:
         return ConcatEncoder([get_encoder(part, max_length, device, batch_size) for part in parts])
     if name == LEXICON_NAME:  # affect-lexicon features (vatrack.encoders.lexicon), no model to load
         return LexiconEncoder(max_length=max_length)
@@ -279,6 +279,28 @@ def get_encoder(name: str = "minilm", max_length: int = 128, device: str | None 
     if key not in _ENCODERS:
         _ENCODERS[key] = TextEncoder(source, max_length=max_length, device=device, batch_size=batch_size)
     return _ENCODERS[key]
+
+
+def encoder_parts(name, param: str = "encoder") -> list[str]:
+    """The encoders a name joins: "minilm+mpnet" -> ["minilm", "mpnet"] (a folder whose path
+    holds '+' is one); a name that is not a string is a one-line VatrackError naming ``param``."""
+    if not isinstance(name, str):
+        raise VatrackError(f"`{param}` must be an encoder name (minilm, mpnet, lexicon, a Hugging Face id, a local "
+                           f"model folder, or several joined by +), got {name!r}")
+    if "+" in name and not os.path.exists(name):
+        return [part.strip() for part in name.split("+")]
+    return [name]
+
+
+def check_encoder(name, param: str = "encoder") -> None:
+    """The one-line VatrackError ``get_encoder`` would raise for ``name``, naming ``param``, without
+    loading any weights: for a check before long work that uses the encoder only at its end."""
+    for part in encoder_parts(name, param):
+        if part != LEXICON_NAME:
+            try:
+                resolve(part)
+            except VatrackError as err:
+                raise VatrackError(f"`{param}`: {err}") from None
 
 
 class ConcatEncoder:

@@ -39,12 +39,20 @@ def model_from_preset(preset, *, seed: int = 0, encoder: str | None = None, over
     if spec.method not in MODELS or spec.method == "sequence":
         raise VatrackError(f"preset '{spec.name}': unknown method '{spec.method}'; choose one of: "
                            f"{', '.join(m for m in MODELS if m != 'sequence')}")
+    if "seed" in spec.params:  # it would be recorded in the run's config.yaml, yet the seed argument wins
+        raise VatrackError(f"preset '{spec.name}': the seed is not a preset parameter (got seed: "
+                           f"{spec.params['seed']!r}); give it with `seed=N`")
     accepted = set(MODELS[spec.method]._get_param_names())
     unknown = sorted(set(spec.params) - accepted)
     if unknown:
         raise VatrackError(f"preset '{spec.name}': `{spec.method}` has no parameter {', '.join(unknown)}; "
                            f"its parameters: {', '.join(sorted(accepted - {'seed'}))}")
-    return make_model(spec.method, **{**_typed(MODELS[spec.method], spec.params, spec.name), "seed": seed})
+    model = make_model(spec.method, **{**_typed(MODELS[spec.method], spec.params, spec.name), "seed": seed})
+    try:
+        model.check_params()  # before the caller loads any data
+    except VatrackError as err:
+        raise VatrackError(f"preset '{spec.name}': {err}") from None
+    return model
 
 
 def _typed(cls, params: dict, preset: str) -> dict:
@@ -58,7 +66,7 @@ def _typed(cls, params: dict, preset: str) -> dict:
             try:
                 out[key] = float(value)
             except ValueError:
-                raise VatrackError(f"preset '{preset}': parameter {key} must be a number (got {value!r})") from None
+                raise VatrackError(f"preset '{preset}': `{key}` must be a number (got {value!r})") from None
     return out
 
 

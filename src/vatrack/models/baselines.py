@@ -86,8 +86,13 @@ class Baseline(BaseEstimator):
         self.max_length = max_length
         self.state: dict = {}
 
+    def check_params(self) -> None:
+        """A one-line VatrackError naming the first bad parameter (``model_from_preset`` calls it
+        too, before the data is loaded). The mean baselines read no text: nothing to check."""
+
     def fit(self, train: pd.DataFrame) -> "Baseline":
         """Learn from labelled rows; returns the estimator."""
+        self.check_params()
         self._fit(diary_frame(train, "train", labels=True))
         return self
 
@@ -147,6 +152,11 @@ class RidgeBaseline(Baseline):
     kind = "ridge"
     with_user_offsets = False
     split_types = False
+
+    def check_params(self) -> None:
+        from vatrack.encoders import encoder_parts
+
+        encoder_parts(self.encoder)
 
     def _features(self, frame: pd.DataFrame) -> np.ndarray:
         from vatrack.encoders import get_encoder

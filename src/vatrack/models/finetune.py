@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import numbers
 import os
 import shutil
 import tempfile
@@ -57,6 +58,15 @@ from vatrack.models.bundle import load_state, save_bundle
 FIT_CACHE_VERSION = 1
 # Parameters that do not change the fine-tuned network (the blend is fitted after it).
 _NOT_IN_KEY = ("progress", "cache", "blend", "blend_encoder")
+# The float parameters' ranges (the sequence model's, vatrack.models.presets.OptimConfig):
+# name -> (test, the range as the message writes it).
+_RANGES = {
+    "lr_encoder": (lambda v: 0 < v <= 1, "(0, 1]"),
+    "lr_head": (lambda v: 0 < v <= 1, "(0, 1]"),
+    "weight_decay": (lambda v: 0 <= v <= 1, "[0, 1]"),
+    "warmup": (lambda v: 0 <= v < 1, "[0, 1) (a share of the optimiser steps)"),
+    "ccc_weight": (lambda v: 0 <= v <= 1, "[0, 1]"),
+}
 
 
 class TextNet(nn.Module):
@@ -154,21 +164,37 @@ class FineTunedRegressor(BaseEstimator):
         self.state: dict = {}
         self.fit_info: dict = {}
 
-    def _check(self) -> None:
-        if "+" in str(self.encoder):
-            raise VatrackError(f"encoder '{self.encoder}': fine-tuning takes one encoder; combine encoders with frozen vectors")
+    def check_params(self) -> None:
+        """A one-line VatrackError naming the first bad parameter. Cheap (nothing is read from
+        disk), so ``model_from_preset`` calls it too, before the data is loaded."""
+        from vatrack.encoders import encoder_parts
+
+        if len(encoder_parts(self.encoder)) > 1:
+            raise VatrackError(f"`encoder` '{self.encoder}': fine-tuning takes one encoder; combine encoders with "
+                               "frozen vectors")
+        encoder_parts(self.blend_encoder, "blend_encoder")
         for name in ("epochs", "batch_size", "max_length"):
             value = getattr(self, name)
-            if not isinstance(value, int) or value < 1:
-                raise VatrackError(f"{name} must be a positive integer, got {value!r}")
-        if not 0.0 <= float(self.ccc_weight) <= 1.0:
-            raise VatrackError(f"ccc_weight must lie in [0, 1], got {self.ccc_weight!r}")
+            if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
+                raise VatrackError(f"`{name}` must be a positive integer, got {value!r}")
+        for name, (inside, span) in _RANGES.items():
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, numbers.Real) or not inside(value):
+                raise VatrackError(f"`{name}` must be a number in {span}, got {value!r}")
+        for name in ("user_offsets", "cache", "progress"):
+            value = getattr(self, name)
+            if not isinstance(value, bool):
+                raise VatrackError(f"`{name}` must be true or false, got {value!r}")
         if self.blend is not None and (not isinstance(self.blend, dict) or blend_problem(self.blend)):
             raise VatrackError(f"`blend`: {blend_problem(self.blend) if isinstance(self.blend, dict) else 'expected a mapping of method: weight, e.g. {ridge+user: 0.5}'}")
 
     def fit(self, train: pd.DataFrame) -> "FineTunedRegressor":
         """Fine-tune on labelled rows (or load the cached fit of the same rows); returns the estimator."""
-        self._check()
+        from vatrack.encoders import check_encoder
+
+        self.check_params()
+        if self.blend:  # the blend is fitted after the fine-tune: a name that does not resolve fails now
+            check_encoder(self.blend_encoder, "blend_encoder")
         train = diary_frame(train, "train", labels=True)
         if len(train) < 2:
             raise VatrackError("the fine-tuned model needs at least 2 training rows")

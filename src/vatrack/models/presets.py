@@ -390,6 +390,11 @@ class MethodPreset(BaseModel):
     method: str
     params: dict = Field(default_factory=dict)
 
+    @field_validator("params", mode="before")
+    @classmethod
+    def _params(cls, value):
+        return {} if value is None else value  # a `params:` line with nothing under it
+
     def flat(self) -> dict:
         """Every setting in one mapping (cache keys, config-diff tables)."""
         return {"name": self.name, "description": self.description, "method": self.method, **self.params}
