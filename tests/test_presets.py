@@ -284,3 +284,17 @@ def test_a_sequence_only_command_names_the_method_preset():
     with pytest.raises(VatrackError, match="configures the `finetune\\+ridge` method, not the sequence model"):
         load_preset("finetune")
 
+
+
+def test_set_with_a_method_is_applied_or_refused_never_ignored(tmp_path):
+    """`--method finetune --set epochs=1` used to train 3 epochs, and `--set nonsense=1` passed:
+    cv and track built the method without its overrides."""
+    from vatrack.experiments.cv import estimator_factory
+
+    model = estimator_factory("finetune", None, None, ["epochs=1", "blend={}"])(4)
+    assert (model.epochs, model.blend, model.seed) == (1, {}, 4)
+    assert estimator_factory("ridge+user", None, "minilm+mpnet", [])(0).encoder == "minilm+mpnet"
+    for bad, says in ((["nonsense=1"], "has no parameter nonsense"), (["epochs=banana"], "epochs"),
+                      (["seed=7"], "seed")):
+        with pytest.raises(VatrackError, match=says):
+            estimator_factory("finetune", None, None, bad)

@@ -214,12 +214,12 @@ def estimator_factory(method: str | None = None, preset: str | None = None, enco
 
     Both are validated here, before any fold runs.
     """
-    from vatrack.models import make_model, model_from_preset
+    from vatrack.models import model_from_method, model_from_preset
 
     if (method is None) == (preset is None):
         raise VatrackError("give exactly one of method (a baseline) or preset (a sequence-model preset)")
     if method is not None:
-        make_model(method)
-        return lambda seed: make_model(method, encoder=encoder or "minilm", seed=seed)
+        model_from_method(method, encoder=encoder, overrides=list(overrides))
+        return lambda seed: model_from_method(method, encoder=encoder, seed=seed, overrides=list(overrides))
     model_from_preset(preset, encoder=encoder, overrides=list(overrides))
     return lambda seed: model_from_preset(preset, encoder=encoder, seed=seed, overrides=list(overrides))

@@ -36,26 +36,39 @@ def model_from_preset(preset, *, seed: int = 0, encoder: str | None = None, over
     spec = method_preset(preset, overrides, encoder=encoder)
     if spec is None:
         return make_model("sequence", config=preset, encoder=encoder, seed=seed, overrides=list(overrides), **params)
+    return _from_spec(spec, seed, f"preset '{spec.name}'")
+
+
+def model_from_method(method: str, *, seed: int = 0, encoder: str | None = None, overrides=()):
+    """``method`` (e.g. ridge+user) as a fresh estimator with ``encoder`` and ``overrides``
+    ('key=value') on its parameters, checked as a method preset's params are."""
+    from vatrack.models.presets import MethodPreset, with_params
+
+    spec = with_params(MethodPreset(name=str(method), method=str(method)), overrides, encoder=encoder)
+    return _from_spec(spec, seed, f"method '{method}'")
+
+
+def _from_spec(spec, seed: int, source: str):
     if spec.method not in MODELS or spec.method == "sequence":
-        raise VatrackError(f"preset '{spec.name}': unknown method '{spec.method}'; choose one of: "
+        raise VatrackError(f"{source}: unknown method '{spec.method}'; choose one of: "
                            f"{', '.join(m for m in MODELS if m != 'sequence')}")
     if "seed" in spec.params:  # it would be recorded in the run's config.yaml, yet the seed argument wins
-        raise VatrackError(f"preset '{spec.name}': the seed is not a preset parameter (got seed: "
+        raise VatrackError(f"{source}: the seed is not a preset parameter (got seed: "
                            f"{spec.params['seed']!r}); give it with `seed=N`")
     accepted = set(MODELS[spec.method]._get_param_names())
     unknown = sorted(set(spec.params) - accepted)
     if unknown:
-        raise VatrackError(f"preset '{spec.name}': `{spec.method}` has no parameter {', '.join(unknown)}; "
+        raise VatrackError(f"{source}: `{spec.method}` has no parameter {', '.join(unknown)}; "
                            f"its parameters: {', '.join(sorted(accepted - {'seed'}))}")
-    model = make_model(spec.method, **{**_typed(MODELS[spec.method], spec.params, spec.name), "seed": seed})
+    model = make_model(spec.method, **{**_typed(MODELS[spec.method], spec.params, source), "seed": seed})
     try:
         model.check_params()  # before the caller loads any data
     except VatrackError as err:
-        raise VatrackError(f"preset '{spec.name}': {err}") from None
+        raise VatrackError(f"{source}: {err}") from None
     return model
 
 
-def _typed(cls, params: dict, preset: str) -> dict:
+def _typed(cls, params: dict, source: str) -> dict:
     """YAML 1.1 reads 3e-5 (no dot) as a string and 3 as an int: a float parameter takes both."""
     import inspect
 
@@ -66,7 +79,7 @@ def _typed(cls, params: dict, preset: str) -> dict:
             try:
                 out[key] = float(value)
             except ValueError:
-                raise VatrackError(f"preset '{preset}': `{key}` must be a number (got {value!r})") from None
+                raise VatrackError(f"{source}: `{key}` must be a number (got {value!r})") from None
     return out
 
 
@@ -87,5 +100,5 @@ def load_model(folder):
                            "its files do not belong together, retrain the model") from None
 
 
-__all__ = ["BASELINES", "FORECASTERS", "MODELS", "FineTunedRegressor", "FineTunedRidge", "SequenceRegressor", "clip_to_scale", "load_forecaster", "load_model",
+__all__ = ["BASELINES", "FORECASTERS", "MODELS", "FineTunedRegressor", "FineTunedRidge", "SequenceRegressor", "clip_to_scale", "load_forecaster", "load_model", "model_from_method",
            "make_forecaster", "make_model", "model_from_preset", "prediction_frame"]

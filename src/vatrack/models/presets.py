@@ -418,6 +418,11 @@ def method_preset(base, overrides=None, *, encoder: str | None = None) -> Method
         key = ".".join(str(p) for p in first.get("loc", ())) or "preset"
         raise VatrackError(f"{path}: key '{key}': {first.get('msg', 'invalid value')}; a method preset has "
                            "name, description, method and params") from None
+    return with_params(preset, overrides, encoder=encoder)
+
+
+def with_params(preset: MethodPreset, overrides=None, *, encoder: str | None = None) -> MethodPreset:
+    """``preset`` with ``encoder`` and ``overrides`` ('key=value' strings or a dict) applied to its params."""
     params = dict(preset.params)
     if encoder is not None:
         params["encoder"] = encoder
