@@ -192,6 +192,12 @@ def test_unrated_file_predicted_with_a_trained_run(tracked, export, tmp_path, ca
     pred = pd.read_csv(tmp_path / "again" / "predictions.csv")
     assert (pred["pred_kind"] == "run").all() and pred["pred_valence"].between(1, 9).all()  # the run's scale
     assert not (tmp_path / "again" / "quality.csv").exists()
+    # Settings of a fit mean nothing to a trained run: refused, they used to be ignored.
+    for extra, flag in ((["--encoder", "mpnet"], "--encoder"), (["--set", "alpha=3"], "--set"), (["--folds", "3"], "--folds"),
+                        (["--seed", "5"], "--seed")):
+        code, _, stderr = run_cli(["track", "--data", new, "--out", tmp_path / "third", "--run", out, *mapping,
+                                   "--dayfirst", "--quiet", *extra], capsys)
+        assert code == 2 and flag in stderr and "trained run" in stderr and not (tmp_path / "third").exists()
 
 
 def test_too_few_ratings_and_an_unrated_file_without_a_run(tmp_path, capsys):

@@ -511,8 +511,8 @@ def track(
     preset: Optional[str] = typer.Option(None, help="fit a preset instead (e.g. v3.3, best, finetune)"),
     run: Optional[Path] = typer.Option(None, help="predict with a trained run folder instead of fitting (unrated files)"),
     encoder: Optional[str] = typer.Option(None, help="text encoder (default: minilm; a preset's own)"),
-    folds: int = typer.Option(5, min=2, help="out-of-fold groups for the rated entries"),
-    seed: int = typer.Option(0, min=0, help="seed of the fold groups and the models"),
+    folds: Optional[int] = typer.Option(None, min=2, help="out-of-fold groups for the rated entries (default 5)"),
+    seed: Optional[int] = typer.Option(None, min=0, help="seed of the fold groups and the models (default 0)"),
     set_: list[str] = SET,
     force: bool = typer.Option(False, help="overwrite --out if it exists"),
     threads: Optional[int] = THREADS,
@@ -527,7 +527,8 @@ def track(
         raise VatrackError("give --run (a trained model) or --method/--preset (fit one here), not both")
     if method and preset:
         raise VatrackError("give --method or --preset, not both")
-    _seed(seed)
+    if seed is not None:
+        _seed(seed)
     with output_dir(out, force=force, inputs={"data": data, "run": run}):   # before any work: a taken folder fails at once; a failed run leaves none
         _threads(threads)
         result = run_track(data, fmt, method=method, preset=preset, run=run, encoder=encoder, folds=folds, seed=seed,

@@ -88,12 +88,23 @@ class TrackResult:
 
 
 def run_track(source, format: DiaryFormat | None = None, *, method: str | None = None, preset: str | None = None,
-              run=None, encoder: str | None = None, folds: int = 5, seed: int = 0, overrides=(),
+              run=None, encoder: str | None = None, folds: int | None = None, seed: int | None = None, overrides=(),
               on_event: Callable[[str], None] | None = None) -> TrackResult:
-    """Fit on the rated entries of ``source`` (a CSV path or DataFrame), predict every entry; see the module doc."""
+    """Fit on the rated entries of ``source`` (a CSV path or DataFrame), predict every entry; see the module doc.
+
+    ``folds`` (default 5) and ``seed`` (default 0), like ``encoder`` and ``overrides``, are
+    settings of the fit: with a trained ``run`` they are refused, not ignored."""
     say = on_event or (lambda message: None)
     if run is not None and (method or preset):
         raise VatrackError("give a trained run, or a method/preset to fit, not both")
+    if run is not None:
+        fitting_only = {"encoder": encoder, "overrides": list(overrides or []) or None, "folds": folds, "seed": seed}
+        given = [f"`{name}`" for name, value in fitting_only.items() if value is not None]
+        if given:
+            raise VatrackError(f"{', '.join(given)}: settings for fitting a model here; a trained run (`run`) predicts "
+                               "with its own, leave them out")
+    folds = 5 if folds is None else folds
+    seed = 0 if seed is None else seed
     if folds < 2:
         raise VatrackError(f"folds must be at least 2 (got {folds})")
     if run is not None:
