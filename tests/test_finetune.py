@@ -216,3 +216,13 @@ def test_an_encoder_that_is_not_a_name_is_one_line(method, rows):
     with pytest.raises(VatrackError) as caught:
         make_model(method, encoder=5).fit(rows[0])
     assert caught.value.params == ("encoder",)
+
+
+def test_a_method_without_epochs_trains_without_an_epoch_count(task_files, tiny_bert_dir, tmp_path, capsys):
+    from conftest import run_cli
+
+    preset = tmp_path / "ridge.yaml"
+    preset.write_text(f"method: ridge+user\nparams: {{encoder: {tiny_bert_dir}}}\n")
+    code, out, err = run_cli(["train", "--data", task_files["train"], "--preset", preset, "--out", tmp_path / "run"], capsys)
+    assert code == 0, err
+    assert "trained ridge in" in out and "epochs" not in out and "None" not in out

@@ -160,6 +160,21 @@ def test_one_scale_given_with_a_run_keeps_the_other_recorded_scale():
     assert parse_format().with_scales_from(record).scales == {"valence": (1.0, 9.0), "arousal": (1.0, 9.0)}
 
 
+def test_a_copied_row_without_ids_is_an_error_not_two_entries(tmp_path):
+    """Without an id column each row got its own number, so a copied export row became two
+    entries: it counted twice per person, and CV held out one while training on its twin."""
+    rows = [("A", 1, "2025-03-04 09:00", "tired", 5, 5), ("A", 2, "2025-03-05 09:00", "fine", 6, 5),
+            ("B", 1, "2025-03-04 10:00", "calm", 5, 4), ("A", 2, "2025-03-05 09:00", "fine", 6, 5)]
+    no_ids = "participant,date,diary_text,sam_valence,sam_arousal\n" + "".join(
+        ",".join(map(str, (r[0], *r[2:]))) + "\n" for r in rows)
+    fmt = parse_format([m for m in MAPPING if not m.startswith("text_id")], ["valence=1:9", "arousal=1:9"])
+    with pytest.raises(VatrackError, match=r"rows 2 and 4 are the same entry \(same participant, date and text\)"):
+        load_diary(write(tmp_path, no_ids), format=fmt)
+    # with the user's ids, a repeated id is named by the user's own columns
+    with pytest.raises(VatrackError, match=r"column 'entry', row 4: duplicate \(participant, entry\) = \(A, 2\)"):
+        load_diary(write(tmp_path, ema(rows), name="ids.csv"), format=parse_format(MAPPING, ["valence=1:9", "arousal=1:9"]))
+
+
 # --- dates ---------------------------------------------------------------------------------------
 
 

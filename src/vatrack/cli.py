@@ -476,7 +476,9 @@ def train(
                         resume=resume, logger=logger, format=fmt)
     if not metrics:
         return  # a DDP worker process: rank 0 reports
-    line = f"trained {metrics['run']['preset']} in {metrics['train_time_s']:.1f} s ({metrics['epochs_run']} epochs)"
+    line = f"trained {metrics['run']['preset']} in {metrics['train_time_s']:.1f} s"
+    if metrics.get("epochs_run") is not None:   # a method without epochs (ridge+user) has none to count
+        line += f" ({metrics['epochs_run']} epochs)"
     scores = metrics.get("val_metrics")
     if scores:
         line += (f"; validation composite r V {scores['valence']['r_composite']:.3f} A {scores['arousal']['r_composite']:.3f}"

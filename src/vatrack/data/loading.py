@@ -160,6 +160,15 @@ def _validated(raw: pd.DataFrame, path, required, need_label_columns: bool, form
         else:
             frame[column] = values  # unknown extra columns pass through untouched
     if "text_id" not in frame and number_texts:
+        copies = frame.duplicated([c for c in ("user_id", "timestamp", "text") if c in frame], keep=False).to_numpy()
+        if copies.any():  # numbering the rows would make two ids of one entry, and CV would hold out its twin
+            first = int(np.argmax(copies))
+            twin = next(j for j in range(first + 1, len(frame)) if copies[j] and frame.iloc[j][["user_id", "timestamp", "text"]]
+                        .equals(frame.iloc[first][["user_id", "timestamp", "text"]]))
+            raise VatrackError(f"{path}: rows {first + 1} and {twin + 1} are the same entry (same "
+                               f"{format.columns.get('user_id', 'user_id')}, {format.columns.get('timestamp', 'timestamp')} "
+                               "and text); remove the copy, or map a column that tells entries apart with "
+                               "`columns={'text_id': 'YOURS'}`")
         frame.insert(1, "text_id", [str(i + 1) for i in range(len(frame))])
         log.info(f"{path}: no text_id column; entries are numbered by their row in the file")
     if "is_words" not in frame:
@@ -173,7 +182,8 @@ def _validated(raw: pd.DataFrame, path, required, need_label_columns: bool, form
     if duplicated.any():
         i = int(np.argmax(duplicated))
         raise VatrackError(
-            f"{where(path, 'text_id', i + 1)}: duplicate (user_id, text_id) = ({frame.user_id.iat[i]}, {frame.text_id.iat[i]}); every text needs its own id"
+            f"{where(path, format.columns.get('text_id', 'text_id'), i + 1)}: duplicate ({format.columns.get('user_id', 'user_id')}, "
+            f"{format.columns.get('text_id', 'text_id')}) = ({frame.user_id.iat[i]}, {frame.text_id.iat[i]}); every text needs its own id"
         )
     return frame
 
