@@ -225,4 +225,4 @@ def test_a_method_without_epochs_trains_without_an_epoch_count(task_files, tiny_
     preset.write_text(f"method: ridge+user\nparams: {{encoder: {tiny_bert_dir}}}\n")
     code, out, err = run_cli(["train", "--data", task_files["train"], "--preset", preset, "--out", tmp_path / "run"], capsys)
     assert code == 0, err
-    assert "trained ridge in" in out and "epochs" not in out and "None" not in out
+    assert "trained ridge in" in out and " epochs)" not in out and "None" not in out
