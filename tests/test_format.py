@@ -175,6 +175,19 @@ def test_a_copied_row_without_ids_is_an_error_not_two_entries(tmp_path):
         load_diary(write(tmp_path, ema(rows), name="ids.csv"), format=parse_format(MAPPING, ["valence=1:9", "arousal=1:9"]))
 
 
+def test_entries_at_the_same_time_are_ordered_by_id_whatever_the_files_row_order(tmp_path, caplog):
+    """Ties kept file order, so RMSSD and lag-1 autocorrelation changed when the file was resorted."""
+    rows = [("A", 10, "2025-03-04", "c", 3, 5), ("A", 9, "2025-03-04", "b", 8, 5), ("A", 2, "2025-03-03", "a", 1, 5),
+            ("A", 11, "2025-03-05", "d", 6, 5)]
+    fmt = parse_format(MAPPING, ["valence=1:9", "arousal=1:9"])
+    with caplog.at_level("INFO", logger="vatrack"):
+        frames = [load_diary(write(tmp_path, ema(order), name=f"d{i}.csv"), format=fmt)
+                  for i, order in enumerate((rows, rows[::-1], [rows[1], rows[3], rows[0], rows[2]]))]
+    for frame in frames:
+        assert frame["text_id"].tolist() == ["2", "9", "10", "11"]   # numeric ids: 9 before 10
+    assert "2 entries share their date and time" in caplog.text and "ordered by their entry" in caplog.text
+
+
 # --- dates ---------------------------------------------------------------------------------------
 
 

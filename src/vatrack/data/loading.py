@@ -89,6 +89,13 @@ def read_diary(source, *, required=REQUIRED, format: DiaryFormat | None = None, 
     if isinstance(source, pd.DataFrame):
         frame = _callers_columns(frame, source, format)
     frame["_row"] = np.arange(len(frame))
+    ties = frame.duplicated(["user_id", "timestamp"], keep=False).to_numpy()
+    if ties.any():
+        ids = format.columns.get("text_id", "text_id")
+        order = (f"by their {ids}" if ids in raw.columns else
+                 "as in the file (map a column that orders them with `columns={'text_id': 'YOURS'}`)")
+        log.info(f"{path}: {int(ties.sum())} entries share their date and time with another entry of the same person "
+                 f"(first: row {int(np.argmax(ties)) + 1}); they are ordered {order}")
     frame = sort_diary(frame)
     row = frame.pop("_row").to_numpy()
     return Diary(frame=frame, raw=raw, row=row, format=format, path=str(path))
@@ -189,10 +196,17 @@ def _validated(raw: pd.DataFrame, path, required, need_label_columns: bool, form
 
 
 def sort_diary(frame: pd.DataFrame) -> pd.DataFrame:
-    """Order rows by user, then timestamp; ties keep file order (stable)."""
+    """Order rows by user, then timestamp; entries of one person at the same time by text_id
+    (numerically when the ids are numbers), then file order — so the order, and the lags and
+    statistics built on it, do not depend on how the file's rows were sorted."""
     order = frame.assign(_user=_user_sort_key(frame["user_id"]), _pos=np.arange(len(frame)))
-    order = order.sort_values(["_user", "user_id", "timestamp", "_pos"], kind="mergesort")
-    return order.drop(columns=["_user", "_pos"]).reset_index(drop=True)
+    keys = ["_user", "user_id", "timestamp"]
+    if "text_id" in frame and frame.duplicated(["user_id", "timestamp"]).any():
+        order["_tid"] = _user_sort_key(frame["text_id"])
+        order["_tid_text"] = frame["text_id"].astype(str)
+        keys += ["_tid", "_tid_text"]
+    order = order.sort_values([*keys, "_pos"], kind="mergesort")
+    return order.drop(columns=[c for c in ("_user", "_pos", "_tid", "_tid_text") if c in order]).reset_index(drop=True)
 
 
 def _user_sort_key(users: pd.Series) -> pd.Series:
