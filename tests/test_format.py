@@ -274,6 +274,29 @@ def test_year_first_dates_are_never_swapped_by_the_order_option(tmp_path, option
 # --- separators and spreadsheet exports ------------------------------------------------------------
 
 
+def test_spreadsheet_leftovers_empty_named_columns_and_separator_rows_are_skipped(tmp_path):
+    """Excel pads exports with empty trailing columns and rows of separators: they used to be
+    'column '' appears more than once', an 'Unnamed: 6' column in the output, or 'empty participant'."""
+    rows = [("A", 1, "04/03/2025 09:00", "a", 5, 5), ("A", 2, "13/03/2025 09:00", "b", 6, 4)]
+    text = EMA_HEADER.replace(",", ";").replace("\n", ";;\r\n") + "".join(
+        ";".join(map(str, r)) + ";;\r\n" for r in rows) + ";;;;;;;;\r\n;;;;;;;;\r\n"
+    fmt = parse_format(MAPPING, ["valence=1:9", "arousal=1:9"], dayfirst=True)
+    diary = read_diary(write(tmp_path, "\ufeff" + text), format=fmt)
+    assert list(diary.raw.columns) == EMA_HEADER.strip().split(",") and len(diary.frame) == 2
+    named_values = EMA_HEADER.strip() + ",\n" + "".join(",".join(map(str, r)) + ",\n" for r in rows[:1]) + \
+        ",".join(map(str, rows[1])) + ",oops\n"
+    with pytest.raises(VatrackError, match="row 2: column 7 has values but no name in the header"):
+        read_diary(write(tmp_path, named_values, name="named.csv"), format=fmt)
+
+
+def test_utf16_without_a_byte_order_mark_is_read(tmp_path):
+    rows = [("A", 1, "04/03/2025 09:00", "müde", 5, 5), ("A", 2, "13/03/2025 09:00", "froh", 6, 4)]
+    for encoding in ("utf-16-le", "utf-16-be"):
+        path = write(tmp_path, ema(rows, sep="\t", header=EMA_HEADER), name=f"{encoding}.txt", encoding=encoding)
+        frame = load_diary(path, format=parse_format(MAPPING, ["valence=1:9", "arousal=1:9"], dayfirst=True))
+        assert frame["text"].tolist() == ["müde", "froh"]
+
+
 def test_semicolon_excel_export_with_bom_and_decimal_comma(tmp_path):
     rows = [("A", 1, "04/03/2025 09:00", "tired, but ok", "4,5", 3), ("A", 2, "13/03/2025 09:00", "fine", 7, "2,5")]
     text = EMA_HEADER.replace(",", ";") + "".join(

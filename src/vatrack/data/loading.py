@@ -244,8 +244,16 @@ def _read_raw(path: Path, format: DiaryFormat) -> pd.DataFrame:
         raise VatrackError(f"{path}: is a folder, expected a CSV file")
     data = path.read_bytes()
     try:
-        # Excel's "Unicode text" export is UTF-16 with a byte-order mark.
-        text = data.decode("utf-16") if data[:2] in (b"\xff\xfe", b"\xfe\xff") else data.decode("utf-8-sig")
+        # Excel's "Unicode text" export is UTF-16 with a byte-order mark; some tools write it
+        # without one: then every other byte of plain text is zero, which no UTF-8 CSV has.
+        if data[:2] in (b"\xff\xfe", b"\xfe\xff"):
+            text = data.decode("utf-16")
+        elif len(data) >= 4 and data[1::2].count(0) > 0.9 * len(data[1::2]):
+            text = data.decode("utf-16-le")
+        elif len(data) >= 4 and data[0::2].count(0) > 0.9 * len(data[0::2]):
+            text = data.decode("utf-16-be")
+        else:
+            text = data.decode("utf-8-sig")
     except UnicodeDecodeError as err:
         raise VatrackError(f"{path}: not UTF-8 text (byte {err.start}); save the file as UTF-8 CSV") from None
     if "\x00" in text:
@@ -254,6 +262,8 @@ def _read_raw(path: Path, format: DiaryFormat) -> pd.DataFrame:
         raise VatrackError(f"{path}: file is empty; expected a CSV header and rows")
     try:
         sep = format.pick_separator(text, path)
+        # Rows of separators only (spreadsheet padding) are blank lines, whatever their width.
+        text = "".join(line for line in text.splitlines(keepends=True) if line.strip(sep + " \t\r\n") or not line.strip())
         _check_field_counts(text, path, sep)
     except csv.Error as err:   # e.g. a lone carriage return inside a field
         raise VatrackError(f"{path}: not a readable CSV ({err}); save it again as CSV") from None
@@ -262,7 +272,15 @@ def _read_raw(path: Path, format: DiaryFormat) -> pd.DataFrame:
                           engine="python" if sep not in (",", ";", "\t", "|") else "c")
     except (pd.errors.ParserError, ValueError, csv.Error) as err:
         raise VatrackError(f"{path}: not a readable CSV ({str(err).splitlines()[0]})") from None
+    header = next(csv.reader(io.StringIO(text), delimiter=sep))
+    nameless = [i for i, name in enumerate(header) if not name.strip()]
+    for i in nameless:  # spreadsheets export empty trailing columns with an empty name: drop those
+        if raw.iloc[:, i].notna().any():
+            first = int(raw.iloc[:, i].notna().to_numpy().argmax()) + 1
+            raise VatrackError(f"{where(path, row=first)}: column {i + 1} has values but no name in the header; name it")
+    raw = raw.drop(columns=raw.columns[nameless])
     raw.columns = [str(c).strip() for c in raw.columns]
+    raw = raw[raw.notna().any(axis=1)].reset_index(drop=True)   # rows of separators only are blank lines
     if len(raw) == 0:
         raise VatrackError(f"{path}: has a header but no data rows")
     raw.attrs["sep"] = sep
@@ -273,13 +291,13 @@ def _check_field_counts(text: str, path: Path, sep: str) -> None:
     # pandas silently pads short rows and fails cryptically on long ones; say which row.
     reader = csv.reader(io.StringIO(text), delimiter=sep)
     header = [c.strip() for c in next(reader)]
-    twice = [c for c in header if header.count(c) > 1]
+    twice = [c for c in header if c and header.count(c) > 1]
     if twice:
         raise VatrackError(f"{path}: column '{twice[0]}' appears more than once in the header")
     width = len(header)
     for n, fields in enumerate(reader, start=1):
-        if not fields:
-            continue  # blank line
+        if not fields or not any(f.strip() for f in fields):
+            continue  # blank line, or one of separators only
         if len(fields) != width:
             raise VatrackError(f"{where(path, row=n)}: has {len(fields)} fields but the header has {width}; check quoting and separators")
 
