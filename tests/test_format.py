@@ -289,6 +289,18 @@ def test_spreadsheet_leftovers_empty_named_columns_and_separator_rows_are_skippe
         read_diary(write(tmp_path, named_values, name="named.csv"), format=fmt)
 
 
+def test_r_and_spss_missing_marks_are_no_rating_with_a_note(tmp_path, caplog):
+    rows = [("A", 1, "2025-03-04 09:00", "a", "NA", 5), ("A", 2, "2025-03-05 09:00", "b", 6, "#N/A"),
+            ("A", 3, "2025-03-06 09:00", "c", 7, 4)]
+    with caplog.at_level("INFO", logger="vatrack"):
+        diary = read_diary(write(tmp_path, ema(rows)), format=parse_format(MAPPING, ["valence=1:9", "arousal=1:9"]))
+    assert diary.rated.tolist() == [False, False, True]
+    assert "column 'sam_valence': read 1 value(s) like 'NA' as no rating (first: row 1)" in caplog.text
+    with pytest.raises(VatrackError, match="'n.a.' is not a number"):   # anything else stays an error
+        read_diary(write(tmp_path, ema([("A", 1, "2025-03-04 09:00", "a", "n.a.", 5)]), name="x.csv"),
+                   format=parse_format(MAPPING, ["valence=1:9", "arousal=1:9"]))
+
+
 def test_utf16_without_a_byte_order_mark_is_read(tmp_path):
     rows = [("A", 1, "04/03/2025 09:00", "müde", 5, 5), ("A", 2, "13/03/2025 09:00", "froh", 6, 4)]
     for encoding in ("utf-16-le", "utf-16-be"):

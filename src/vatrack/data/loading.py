@@ -336,6 +336,9 @@ def _keys(values: pd.Series, path, column) -> pd.Series:
     return stripped
 
 
+_MISSING_MARKS = {"NA", "N/A", "NAN", "#N/A"}
+
+
 def _typed(values: pd.Series, path, column, kind, format: DiaryFormat, shown: str) -> pd.Series:
     """``values`` as ``kind``; ``column`` is vatrack's name, ``shown`` the file's (for messages)."""
     if kind == "bool":
@@ -348,6 +351,13 @@ def _typed(values: pd.Series, path, column, kind, format: DiaryFormat, shown: st
     if kind == "label" and values.attrs.get("decimal_comma"):
         # A semicolon/tab export from a spreadsheet in most of Europe writes 4,5 for 4.5.
         values = values.str.replace(r"^\s*(-?\d+),(\d+)\s*$", r"\1.\2", regex=True)
+    if kind == "label":
+        # R, SPSS and Excel mark a missing rating NA, N/A, NaN or #N/A: no rating, said once.
+        missing = values.fillna("").astype(str).str.strip().str.upper().isin(_MISSING_MARKS).to_numpy()
+        if missing.any():
+            log.info(f"{where(path, shown)}: read {int(missing.sum())} value(s) like '{values[missing].iat[0]}' as no rating "
+                     f"(first: row {_row(missing)})")
+            values = values.mask(missing)
     numbers = pd.to_numeric(values, errors="coerce")
     bad = (numbers.isna() & values.notna()).to_numpy()
     if bad.any():
