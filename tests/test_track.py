@@ -45,20 +45,22 @@ def test_track_writes_every_row_in_input_order_on_the_users_scale(tracked, expor
     out = folder / "out"
     code, stdout, stderr = run_cli(["track", "--data", path, "--out", out, *OPTIONS], capsys)
     assert code == 0, stderr
-    pred = pd.read_csv(out / "predictions.csv", dtype=str, keep_default_na=False)
+    # The user's file is a semicolon export: the tables come back in its dialect (decimal commas).
+    pred = pd.read_csv(out / "predictions.csv", sep=";", decimal=",", dtype=str, keep_default_na=False)
     original = pd.read_csv(path, sep=";", dtype=str, keep_default_na=False)
     assert list(pred.columns) == [*original.columns, "pred_valence", "pred_arousal", "pred_kind"]
     pd.testing.assert_frame_equal(pred[list(original.columns)], original)       # order and every cell kept
-    values = pred[["pred_valence", "pred_arousal"]].astype(float)
+    assert pred["pred_valence"].str.contains(",").any() and not pred["pred_valence"].str.contains(r"\.").any()
+    values = pred[["pred_valence", "pred_arousal"]].apply(lambda c: c.str.replace(",", ".").astype(float))
     assert values.apply(lambda c: c.between(1, 9)).all().all() and values["pred_valence"].std() > 0.3
     rated = (original["sam_valence"] != "") & (original["sam_arousal"] != "")
     assert (pred["pred_kind"] == np.where(rated, "out_of_fold", "unrated")).all()
 
-    people = pd.read_csv(out / "people.csv")
-    assert len(people) == 2 * export["participant"].nunique()
+    people = pd.read_csv(out / "people.csv", sep=";", decimal=",")
+    assert len(people) == 2 * export["participant"].nunique() and people["mean"].dtype == float
     assert list(people.columns[:9]) == ["participant", "dimension", "n_entries", "n_rated", "mean", "sd", "rmssd",
                                         "autocorr_lag1", "trend_per_week"]
-    quality = pd.read_csv(out / "quality.csv")
+    quality = pd.read_csv(out / "quality.csv", sep=";", decimal=",")
     assert set(quality["model"]) == {"ridge+user", "person mean (reference)"}
     assert json.loads((out / "scales.json").read_text())["arousal"]["user"] == [1.0, 9.0]
     assert (out / "model" / "model.json").exists() or any((out / "model").iterdir())
@@ -126,6 +128,7 @@ def test_a_rated_entry_is_never_predicted_by_a_model_that_saw_its_rating(export,
     frame = export.copy()
     overrides = TINY_PRESET if preset else ()
     base = run_track(frame, FORMAT, method=method, preset=preset, folds=3, seed=0, overrides=overrides)
+    assert base.meta["overrides"] == list(overrides)   # track.json records what the fit was given
     rated = base.diary.rated
     groups = _fold_groups(int(rated.sum()), 3, 0)
     in_group = np.zeros(len(rated), bool)

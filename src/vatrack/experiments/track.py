@@ -162,7 +162,8 @@ def run_track(source, format: DiaryFormat | None = None, *, method: str | None =
         quality = _quality(frame[rated], predictions[rated], reference[rated], diary.format, name)
         result = TrackResult(diary, predictions, kind, quality, pd.DataFrame(), model,
                              {"model": name, "folds": int(groups.max() + 1), "seed": seed,
-                              "encoder": encoder or (None if preset else "minilm")})
+                              "encoder": encoder or (None if preset else "minilm"),
+                              "overrides": list(overrides or [])})
     result.people = people_table(result)
     result.meta.update({"entries": len(frame), "rated": int(rated.sum()), "people": int(frame["user_id"].nunique()),
                         "seconds": round(time.perf_counter() - started, 1), "data": diary.path,
@@ -233,16 +234,30 @@ def people_table(result: TrackResult) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def csv_dialect(diary: Diary) -> dict:
+    """The separator and decimal mark the user's own file used, so the tables open in the same
+    spreadsheet the export came from: a semicolon file (most of Europe) gets decimal commas back;
+    another separator gets them only if its ratings had them."""
+    sep = diary.raw.attrs.get("sep", ",")
+    if sep == ",":
+        return {"sep": ","}
+    ratings = [diary.format.columns.get(label, label) for label in LABELS]
+    commas = any(diary.raw[c].astype(str).str.fullmatch(r"\s*-?\d+,\d+\s*").any() for c in ratings if c in diary.raw)
+    return {"sep": sep, "decimal": "," if sep == ";" or commas else "."}
+
+
 def write_track(result: TrackResult, out) -> dict[str, Path]:
-    """predictions.csv, people.csv, quality.csv, track.json and (when fitted) model/ + scales.json in ``out``."""
+    """predictions.csv, people.csv, quality.csv, track.json and (when fitted) model/ + scales.json in
+    ``out``; the tables in the separator and decimal mark of the user's file (:func:`csv_dialect`)."""
     from vatrack.experiments.runs import SCALES_FILE
     from vatrack.io import write_csv, write_json
 
     out = Path(out)
-    paths = {"predictions": write_csv(out / "predictions.csv", result.table()),
-             "people": write_csv(out / "people.csv", result.people, date_format="%Y-%m-%d %H:%M")}
+    dialect = csv_dialect(result.diary)
+    paths = {"predictions": write_csv(out / "predictions.csv", result.table(), **dialect),
+             "people": write_csv(out / "people.csv", result.people, date_format="%Y-%m-%d %H:%M", **dialect)}
     if result.quality is not None:
-        paths["quality"] = write_csv(out / "quality.csv", result.quality)
+        paths["quality"] = write_csv(out / "quality.csv", result.quality, **dialect)
     if result.model is not None:
         result.model.save(out / "model")
         paths["scales"] = write_json(out / SCALES_FILE, result.format.scale_record())
