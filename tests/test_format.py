@@ -258,6 +258,14 @@ def test_iso_dates_need_no_option(tmp_path):
     assert frame["timestamp"].dt.month.tolist() == [3, 4]
 
 
+def test_naive_times_beside_zoned_ones_are_read_as_utc_with_a_note(tmp_path, caplog):
+    rows = [("A", 1, "2025-03-04 09:00", "a", 5, 5), ("A", 2, "2025-03-05T09:00:00+02:00", "b", 5, 5)]
+    with caplog.at_level("INFO", logger="vatrack"):
+        frame = load_diary(write(tmp_path, ema(rows)), format=parse_format(MAPPING, ["valence=1:9", "arousal=1:9"]))
+    assert frame["timestamp"].dt.hour.tolist() == [9, 7]
+    assert "1 date(s) have no time zone while others do (first: row 1" in caplog.text
+
+
 @pytest.mark.parametrize("option", [{"dayfirst": True}, {"monthfirst": True}, {}])
 def test_year_first_dates_are_never_swapped_by_the_order_option(tmp_path, option):
     """--dayfirst used to read 2021-03-11 as 3 November: pandas' dayfirst applies to ISO dates too."""

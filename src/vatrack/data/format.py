@@ -26,6 +26,7 @@ SEPARATORS = (",", ";", "\t", "|")      # what separator sniffing considers
 DATE_ORDERS = ("dayfirst", "monthfirst")
 _SEP_NAMES = {",": "comma", ";": "semicolon", "\t": "tab", "|": "pipe"}
 # A numeric date with the year last: 04/03/2025, 4.3.25, 04-03-2025 14:30 ...
+_ZONE = re.compile(r"(?:\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?)\s*(?:Z|UTC|GMT|[+-]\d{2}:?\d{2})$")
 _YEAR_FIRST_DATE = re.compile(r"^\s*\d{4}[/.\-]\d{1,2}[/.\-]\d{1,2}(?!\d)")
 _NUMERIC_DATE = re.compile(r"^\s*(\d{1,2})[/.\-](\d{1,2})[/.\-](\d{2}|\d{4})(?!\d)")
 
@@ -181,6 +182,12 @@ class DiaryFormat:
                     i = contradiction.idxmax()
                     raise VatrackError(f"{where(path, column, int(i) + 1)}: '{text[i]}' cannot be read {order} "
                                        f"(no month {'above' if order == 'dayfirst' else 'below'} 12 there); check `date_order='{order}'`")
+        zoned = text.str.contains(_ZONE).to_numpy()
+        if zoned.any() and not zoned.all():  # a naive time beside zoned ones is read as UTC: say so
+            i = int(np.argmax(~zoned))
+            zone_note = (f"{label}: {int((~zoned).sum())} date(s) have no time zone while others do (first: row {i + 1}, "
+                         f"'{text.iat[i]}'); they are read as UTC")
+            note = f"{note}; {zone_note}" if note else zone_note
         # Year-first dates (ISO, 2025/03/04) are year-month-day whatever the order option says:
         # pandas' dayfirst would swap their month and day.
         year_first = text.str.match(_YEAR_FIRST_DATE).to_numpy()
