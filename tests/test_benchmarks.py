@@ -63,7 +63,7 @@ def test_bench_track_prints_cold_and_warm_and_command(tiny_bert_dir):
                      "--encoder", str(tiny_bert_dir))
     rows = {line.split()[0]: line.split() for line in out.splitlines() if line.split()[:1] in (["cold"], ["warm"])}
     assert set(rows) == {"cold", "warm"} and all(float(r[1]) > 0 for r in rows.values())
-    assert "out-of-fold quality" in out and "ridge+user,valence,1..9" in out
+    assert "out-of-fold quality" in out and "ridge+user;valence;1..9" in out   # the export is a semicolon file
     assert [line for line in out.splitlines() if line.startswith("reproduce: ") and "--people 10" in line]
 
 
