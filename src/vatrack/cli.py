@@ -50,7 +50,7 @@ FLAGS: dict[str, str | dict[str, str]] = {
     "jobs": "--jobs", "logger": "--logger", "accelerator": "--accelerator", "devices": "--devices",
     "strategy": "--strategy", "num_nodes": "--num-nodes", "ensemble": "--ensemble",
     "weights": "--weights", "run_dirs": "--runs", "predictions": "--predictions", "seed_set": "--seed-set", "oof": "--oof", "reference": "--reference",
-    "run": "--run", "data": "--data", "candidate": "--candidate", "n_trials": "--trials", "study_name": "--study", "storage": "--storage",
+    "run": "--run", "data": "--data", "train": "--train", "save": "--save", "candidate": "--candidate", "n_trials": "--trials", "study_name": "--study", "storage": "--storage",
     "columns": "--column", "scales": "--scale", "sep": "--sep", "date_format": "--date-format",
     "date_order": {"'dayfirst'": "--dayfirst", "'monthfirst'": "--monthfirst"},
     # a method preset's parameters (vatrack.models.finetune)
@@ -330,20 +330,26 @@ def baseline(
     from vatrack.models import make_model
     from vatrack.protocols import strip_labels
 
-    from vatrack.io import check_writable
+    from vatrack.io import check_new_folder, check_writable, write_json
 
     if task != Task.subtask1:
         raise VatrackError("baselines predict subtask 1; use `vatrack forecast` for subtask 2A/2B")
     model = make_model(method, encoder=encoder)
-    check_writable(out)  # before the work, not after it
+    check_writable(out, inputs={"train": train, "data": data})  # before the work, not after it
+    if save:
+        check_new_folder(save)
     _threads(threads)
     train_rows = load_diary(train, require_labels=True, format=fmt)
     inputs = strip_labels(load_diary(data, format=fmt))
     predictions = model.fit(train_rows).predict(inputs)
     write_submission(fmt.predictions_to_user(predictions), "subtask1", out, expected_keys=inputs[["user_id", "text_id"]])
     if save:
+        from vatrack.experiments.runs import SCALES_FILE
+
         model.save(save)
-    console.print(f"wrote {len(predictions)} predictions to {out} ({method}, encoder {encoder})")
+        write_json(Path(save) / SCALES_FILE, fmt.scale_record())   # `predict --run` maps back to the user's scale
+    used = f"{method}, encoder {encoder}" if "encoder" in model.get_params() and method not in ("mean", "user-mean") else method
+    console.print(f"wrote {len(predictions)} predictions to {out} ({used})")
 
 
 @app.command()
@@ -608,7 +614,11 @@ def forecast_cv(
 
     task = task.value
     seed_list = cv_seeds(seeds, confirm)
-    chosen = [m.strip() for m in methods.split(",") if m.strip()] if methods else list(CV_METHODS)
+    chosen = [m.strip() for m in methods.split(",") if m.strip()] if methods is not None else list(CV_METHODS)
+    twice = sorted({m for m in chosen if chosen.count(m) > 1})
+    if not chosen or twice:  # a repeated method would count its folds twice in the table's statistics
+        raise VatrackError(f"--methods: {'method(s) given twice: ' + ', '.join(twice) if twice else 'no method named'}; "
+                           f"choose from: {', '.join(CV_METHODS)}")
     if "linear-prev" not in chosen:
         chosen.insert(0, "linear-prev")  # the reference every row is compared with
     frame = load_diary(data, require_labels=True, format=fmt)

@@ -58,11 +58,17 @@ def atomic_path(path, mode_suffix: str = ""):
         raise
 
 
-def check_writable(path) -> Path:
-    """Fail now, before any work, when a file cannot be written at ``path`` (an --out)."""
+def check_writable(path, inputs: dict | None = None) -> Path:
+    """Fail now, before any work, when a file cannot be written at ``path`` (an --out), or
+    when it is one of the command's ``inputs`` (parameter name -> path): writing it would
+    replace the user's own file."""
     path = Path(path)
     if path.is_dir():
         raise VatrackError(f"{path} is a folder; `out` needs the path of a file")
+    for name, given in (inputs or {}).items():
+        if given is not None and os.path.realpath(given) == os.path.realpath(path):
+            raise VatrackError(f"`out` ({path}) is the file given as `{name}`; writing it would replace your input: "
+                               "choose another `out`")
     probe = path.parent
     while not probe.exists() and probe != probe.parent:
         probe = probe.parent
@@ -77,6 +83,17 @@ def check_writable(path) -> Path:
             raise _cannot_write(path, err) from None
     elif not os.access(probe, os.W_OK | os.X_OK):
         raise VatrackError(f"cannot write {path}: folder {probe} is not writable; choose another `out`")
+    return path
+
+
+def check_new_folder(path, param: str = "save") -> Path:
+    """Fail now, before any work, unless ``path`` can become a new folder (absent or empty):
+    a model is never saved over a file or into a folder that holds something."""
+    path = Path(path)
+    if path.exists() and not path.is_dir():
+        raise VatrackError(f"`{param}` ({path}) is a file; give the path of a new folder")
+    if path.is_dir() and any(path.iterdir()):
+        raise VatrackError(f"`{param}` ({path}) already exists and is not empty; choose a new folder")
     return path
 
 

@@ -256,7 +256,7 @@ def ensemble_predict(run_dirs, data_path, out, weights: str = "cv", oof=None) ->
     """
     from vatrack.data import load_diary
     from vatrack.evaluation.submission import write_submission
-    from vatrack.experiments.runs import load_run_model
+    from vatrack.experiments.runs import load_run_model, run_format
     from vatrack.io import check_writable, write_json
     from vatrack.models.baselines import prediction_frame
     from vatrack.protocols import strip_labels
@@ -268,9 +268,21 @@ def ensemble_predict(run_dirs, data_path, out, weights: str = "cv", oof=None) ->
     names = [r.name if [x.name for x in run_dirs].count(r.name) == 1 else f"{r.name}#{i + 1}" for i, r in enumerate(run_dirs)]
     if oof and len(oof) != len(run_dirs):
         raise VatrackError(f"`oof` needs one folder per run: {len(run_dirs)} runs, {len(oof)} in `oof`")
-    check_writable(out)
+    check_writable(out, inputs={"data": data_path})
     models = [load_run_model(r) for r in run_dirs]  # fail on a bad run before any work
-    inputs = strip_labels(load_diary(data_path))
+    # Blend on the model's scale, write on the runs' own (as `predict` does): one scale for all.
+    formats = [run_format(r) for r in run_dirs]
+    scales = [f.user_scale("valence") + f.user_scale("arousal") for f in formats]
+    if len(set(scales)) > 1:
+        different = next(i for i, sc in enumerate(scales) if sc != scales[0])
+
+        def shown(sc):
+            return f"valence {sc[0]:g}..{sc[1]:g}, arousal {sc[2]:g}..{sc[3]:g}"
+
+        raise VatrackError(f"the runs were trained on different rating scales ({run_dirs[0]}: {shown(scales[0])}; "
+                           f"{run_dirs[different]}: {shown(scales[different])}); ensemble runs of one scale")
+    format = formats[0]
+    inputs = strip_labels(load_diary(data_path, format=format))
 
     if weights == "cv":
         frames = []
@@ -295,7 +307,7 @@ def ensemble_predict(run_dirs, data_path, out, weights: str = "cv", oof=None) ->
     else:
         fitted = fit_weights(pd.DataFrame(), len(models), "equal")
 
-    blended = blend_predictions([m.predict(inputs) for m in models], fitted, inputs)
+    blended = format.predictions_to_user(blend_predictions([m.predict(inputs) for m in models], fitted, inputs))
     path = write_submission(blended, "subtask1", out,
                             expected_keys=inputs[["user_id", "text_id"]])
     used = {"mode": weights, "runs": [str(r) for r in run_dirs],

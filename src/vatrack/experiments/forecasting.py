@@ -22,7 +22,7 @@ import pandas as pd
 
 from vatrack.data import LABELS, DiaryFormat, load_diary
 from vatrack.errors import VatrackError
-from vatrack.io import check_writable
+from vatrack.io import check_new_folder, check_writable
 from vatrack.evaluation.metrics import subtask2_metrics
 from vatrack.evaluation.stats import paired_bootstrap
 from vatrack.evaluation.submission import write_submission
@@ -149,9 +149,16 @@ def forecast_file(task: str, data, out, method: str | None = None, encoder: str 
     check_forecast_task(task)
     method = method or DEFAULT_METHOD[task]
     model = make_forecaster(method, task, encoder=encoder, seed=seed)  # validates the name before any work
-    check_writable(out)
+    check_writable(out, inputs={"data": data})
+    if save:
+        check_new_folder(save)
+    users = flagged_users(load_diary(data, format=format), data)   # before unrated rows are left out
     frame = load_diary(data, require_labels=True, format=format)
-    users = flagged_users(frame, data)
+    unrated = [u for u in users if u not in set(frame["user_id"])]
+    if unrated:  # the official file needs every flagged user; a forecast needs a rated history
+        raise VatrackError(f"{data}: flagged user(s) {', '.join(map(str, unrated[:5]))}{' ...' if len(unrated) > 5 else ''} "
+                           "have no row with both ratings, so there is no history to forecast from; rate their "
+                           "entries or unflag them")
     history = history_view(frame, str(data))
     model.fit(history)
     predictions = format.predictions_to_user(model.predict(history[history["user_id"].isin(users)]))

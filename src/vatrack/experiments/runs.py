@@ -303,7 +303,7 @@ def predict_run(run_dir, data_path, out, format=None) -> Path:
     from vatrack.evaluation.submission import write_submission
     from vatrack.protocols import strip_labels
 
-    check_writable(out)
+    check_writable(out, inputs={"data": data_path})
     model = load_run_model(run_dir)
     format = run_format(run_dir, format)
     inputs = strip_labels(load_diary(data_path, format=format))

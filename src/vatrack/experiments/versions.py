@@ -82,6 +82,9 @@ def parse_versions(presets=None, methods=None, ensemble: str | None = None, enco
         versions.append(Version(method, "method", method, (), encoder))
     if not versions:
         raise VatrackError("nothing to compare: give `presets` and/or `methods`")
+    if overrides and not _split_list(presets):  # they would be silently dropped
+        raise VatrackError("`overrides` change preset settings and no preset is compared; drop them, or "
+                           "compare a method preset (`presets`) with the setting in its YAML")
     names = [v.name for v in versions]
     duplicated = sorted({n for n in names if names.count(n) > 1})
     if duplicated:
