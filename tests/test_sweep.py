@@ -150,3 +150,13 @@ def test_trials_are_pruned_per_epoch_inside_a_fold(task_files, tiny_bert_dir):
     reported = study.trials[0].intermediate_values
     assert sorted(reported) == [2 * EPOCH_STEPS + 1, 2 * EPOCH_STEPS + 2, 2 * EPOCH_STEPS + 3]
     assert all(-1.0 <= v <= 1.0 for v in reported.values())
+
+
+def test_a_key_fixed_with_set_is_not_searched():
+    """`sweep --set lstm_hidden=8` used to be overwritten by every trial's sampled value, silently."""
+    from vatrack.experiments.sweep import DEFAULT_SPACE, without_fixed_keys
+
+    space, fixed = without_fixed_keys(DEFAULT_SPACE, ["lstm_hidden=8", "net.fusion=[8]", "epochs=1"])
+    assert fixed == ["lstm_hidden", "fusion"] and "lstm_hidden" not in space and "lr" in space
+    with pytest.raises(VatrackError, match="nothing to search"):
+        without_fixed_keys({"lr": DEFAULT_SPACE["lr"]}, ["lr=1e-3"])

@@ -76,6 +76,18 @@ def load_space(path) -> dict:
     return read_yaml(path)
 
 
+def without_fixed_keys(space: dict, overrides=()) -> tuple[dict, list[str]]:
+    """``space`` less the keys an override fixes (``lstm_hidden=8`` or ``net.lstm_hidden=8``):
+    a trial would otherwise overwrite the user's value without a word. Returns (space, fixed)."""
+    from vatrack.models.presets import parse_overrides
+
+    given = {key.rsplit(".", 1)[-1] for key in parse_overrides(overrides)}
+    fixed = [key for key in space if key.rsplit(".", 1)[-1] in given]
+    if fixed and len(fixed) == len(space):
+        raise VatrackError(f"every key of the search space is fixed by `overrides` ({', '.join(fixed)}); nothing to search")
+    return {k: v for k, v in space.items() if k not in fixed}, fixed
+
+
 def check_space(space: dict, base, source: str = "search space") -> dict:
     """Normalised space; every bound and choice checked against the config schema now, not
     in trial 37."""
@@ -409,7 +421,10 @@ def run_sweep(frame: pd.DataFrame, preset: str, n_trials: int, out_dir, *, stora
     if confirm:
         cv_seeds(confirm_seeds, confirm=True)  # a bad --confirm-seeds fails now, not after the search
     base = resolve_config(preset, encoder=encoder, overrides=list(overrides))
-    space = check_space(space if space is not None else DEFAULT_SPACE, base)
+    space, fixed = without_fixed_keys(space if space is not None else DEFAULT_SPACE, overrides)
+    if fixed and on_event:
+        on_event(f"note: not searched, fixed by --set: {', '.join(fixed)}")
+    space = check_space(space, base)
     seeds = [int(s) for s in seeds]
     study_name = study_name or f"vatrack-{base.name}"
     identity = {"base": base.flat(), "data": data_fingerprint(frame), "folds": n_folds, "seeds": seeds,
