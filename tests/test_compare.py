@@ -92,6 +92,20 @@ def test_targets_are_judged_on_the_named_candidate_never_on_the_maximum(base_sco
         compare_results([ref, better], candidate="nope")
 
 
+def test_a_single_version_is_not_called_named_in_advance(base_scores):
+    """With one version the criteria are judged on it, but the report said 'named in advance'."""
+    from vatrack.reporting.analysis import _final_results, _targets
+    from vatrack.reporting.document import Report
+
+    targets = [{"name": "t", "metric": HEADLINE, "threshold": 0.1}]
+    report = Report("x")
+    only = compare_results([synthetic_runs("only", base_scores)], targets=targets)
+    _final_results(report, only)
+    _targets(report, only)
+    text = " ".join(str(getattr(b, "text", "")) for b in report.blocks)
+    assert "the only version: only" in text and "named in advance" not in text and "the only version compared" in text
+
+
 def test_targets_pass_miss_and_clear_errors(tmp_path, base_scores):
     path = tmp_path / "targets.yaml"
     path.write_text("- {name: easy, metric: all.avg.r_composite, threshold: 0.2}\n"

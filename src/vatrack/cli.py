@@ -664,7 +664,7 @@ def compare(
     reference: Optional[str] = typer.Option(None, help="version the deltas are taken against (default: the first)"),
     targets: Optional[Path] = typer.Option(None, help="targets.yaml: list of {name, metric, threshold}"),
     candidate: Optional[str] = typer.Option(None, help="version the success criteria are judged on, named in advance "
-                                            "(never the highest-scoring one; without it they are not judged)"),
+                                            "(never the highest-scoring one; without it they are not judged, unless only one version is compared)"),
     cache: Optional[Path] = typer.Option(None, help="folder of cached CV runs (default: OUT/cache)"),
     encoder: Optional[str] = typer.Option(None, help="encoder for every version (default: each preset's own; minilm for baselines)"),
     set_: list[str] = SET,
@@ -707,7 +707,7 @@ def compare(
             t = test.iloc[0]
             line += f"; vs {comparison.reference} {t['delta']:+.3f} ({t['verdict']}, Wilcoxon p {t['p_wilcoxon']:.3f})"
         _say(line)
-    _say(f"highest mean: {comparison.best} (a max-pick); success criteria judged on: {comparison.candidate or 'none named'}; wrote {paths['markdown']}, {paths['html']}, {Path(out) / 'summary.json'}")
+    _say(f"highest mean: {comparison.best} (a max-pick); success criteria judged on: {comparison.candidate or 'none named'}{' (the only version)' if comparison.candidate and len(comparison.results) == 1 else ''}; wrote {paths['markdown']}, {paths['html']}, {Path(out) / 'summary.json'}")
 
 
 @app.command()

@@ -71,8 +71,11 @@ def _intro(report: Report, c: Comparison) -> None:
 
 def _final_results(report: Report, c: Comparison) -> None:
     best = c.candidate or c.best
-    report.heading(f"Final results — candidate (named in advance): {best}" if c.candidate
-                   else f"Final results — best version: {best}")
+    if c.candidate and len(c.results) == 1:   # nothing to pick from: not "named in advance"
+        report.heading(f"Final results — the only version: {best}")
+    else:
+        report.heading(f"Final results — candidate (named in advance): {best}" if c.candidate
+                       else f"Final results — best version: {best}")
     rows = [
         ("composite r, avg of V and A (leaderboard figure)", HEADLINE),
         ("composite r, valence", "all.valence.r_composite"),
@@ -112,8 +115,9 @@ def _targets(report: Report, c: Comparison) -> None:
     } for t in c.targets.to_dict(orient="records")])
     report.table(table)
     judged = sorted({t for t in c.targets["version"].dropna()})
-    report.text(f"Judged on: {', '.join(judged)} (named in advance: --candidate or the target's own version; never "
-                "the highest-scoring version)." if judged else "Not judged: no --candidate named. Success criteria are "
+    how = ("the only version compared" if len(c.results) == 1 else
+           "named in advance: --candidate or the target's own version; never the highest-scoring version")
+    report.text(f"Judged on: {', '.join(judged)} ({how})." if judged else "Not judged: no --candidate named. Success criteria are "
                 "judged only on a version named before the runs (--candidate), never on the maximum.", kind="note")
     if c.meta.get("default_targets"):
         report.text("Default targets: the public leaderboard's composite r on the official test (organisers' Linear(BERT) "
