@@ -277,3 +277,21 @@ def test_parallel_folds_give_the_same_runs_as_one_at_a_time(tmp_path, task_files
     history = [c for c in runs[1].histories.columns if "time" not in c]
     assert len(runs[2].histories) == 4   # 2 folds x 2 epochs came back from the workers
     pd.testing.assert_frame_equal(runs[1].histories[history], runs[2].histories[history])
+
+
+def test_a_reused_compare_folder_keeps_its_cache_not_its_old_report(tmp_path, task_files, capsys):
+    """The earlier comparison's plots stayed beside the new report; a bad --reference left an
+    empty folder with a lock file although the names are checked before any run."""
+    from conftest import run_cli
+
+    out = tmp_path / "cmp"
+    base = ["compare", "--data", task_files["train"], "--seeds", "1", "--folds", "2", "--out", out]
+    assert run_cli([*base, "--methods", "mean,user-mean"], capsys)[0] == 0
+    assert list((out / "plots").glob("*user-mean*"))
+    code, _, err = run_cli([*base, "--methods", "mean"], capsys)
+    assert code == 0, err
+    assert not list((out / "plots").glob("*user-mean*")) and (out / "cache").is_dir()
+    fresh = tmp_path / "never"
+    code, _, err = run_cli(["compare", "--data", task_files["train"], "--methods", "mean,user-mean", "--reference", "nosuch",
+                            "--seeds", "1", "--folds", "2", "--out", fresh], capsys)
+    assert code == 2 and "--reference" in err and not fresh.exists()

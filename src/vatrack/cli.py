@@ -678,7 +678,7 @@ def compare(
     """Compare versions under official-style CV: statistics, paired tests, report.md/.html."""
     from vatrack.data import load_diary
     from vatrack.evaluation.fold_stats import HEADLINE
-    from vatrack.experiments.compare import prepare_compare_dir, run_comparison
+    from vatrack.experiments.compare import check_comparison, prepare_compare_dir, run_comparison
     from vatrack.experiments.targets import load_targets
     from vatrack.experiments.versions import parse_versions
     from vatrack.protocols import cv_seeds, seed_set
@@ -692,6 +692,7 @@ def compare(
     _threads(threads)
     target_list = load_targets(targets) if targets else None
     frame = load_diary(data, require_labels=True, format=fmt)
+    check_comparison(versions, reference, candidate, target_list)   # before the out folder is taken
     prepare_compare_dir(out, force=force)
     _say(f"comparing {', '.join(v.name for v in versions)}: {folds} folds × {seeds} {seed_set(seed_list)} seeds "
          f"{list(seed_list)} on {data}")

@@ -22,6 +22,7 @@ from __future__ import annotations
 import json
 import math
 import time
+import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
@@ -394,6 +395,22 @@ def compare_results(results: list[VersionResult], reference: str | None = None, 
                       {"alpha": alpha, **(meta or {})}, candidate)
 
 
+def check_comparison(versions, reference: str | None = None, candidate: str | None = None,
+                     targets: list[dict] | None = None) -> None:
+    """Every version's config and every name the comparison refers to, checked before any run
+    (and before the out folder is taken)."""
+    for v in versions:
+        v.config()
+    names = [v.name for v in versions]
+    if reference is not None and reference not in names:
+        raise VatrackError(f"`reference` '{reference}' is not one of the versions: {', '.join(names)}")
+    if candidate is not None and candidate not in names:
+        raise VatrackError(f"`candidate` '{candidate}' is not one of the versions: {', '.join(names)}")
+    for target in targets or []:
+        if target.get("version") and target["version"] not in names:
+            raise VatrackError(f"target '{target['name']}': no version named '{target['version']}'; versions: {', '.join(names)}")
+
+
 def run_comparison(frame: pd.DataFrame, versions: list[Version], out_dir, n_folds: int = 5, seeds=(0, 1, 2),
                    reference: str | None = None, targets: list[dict] | None = None, cache_dir=None,
                    alpha: float = ALPHA, on_event: Callable[[str], None] | None = None, data_label: str = "",
@@ -404,16 +421,7 @@ def run_comparison(frame: pd.DataFrame, versions: list[Version], out_dir, n_fold
     out_dir = Path(out_dir)
     cache_root = Path(cache_dir) if cache_dir else out_dir / "cache"
     fingerprint = data_fingerprint(frame)
-    for v in versions:
-        v.config()  # every version validated before the first (possibly long) run
-    names = [v.name for v in versions]
-    if reference is not None and reference not in names:
-        raise VatrackError(f"`reference` '{reference}' is not one of the versions: {', '.join(names)}")
-    if candidate is not None and candidate not in names:
-        raise VatrackError(f"`candidate` '{candidate}' is not one of the versions: {', '.join(names)}")
-    for target in targets or []:
-        if target.get("version") and target["version"] not in names:
-            raise VatrackError(f"target '{target['name']}': no version named '{target['version']}'; versions: {', '.join(names)}")
+    check_comparison(versions, reference, candidate, targets)
     results: dict[str, VersionResult] = {}
     started = time.perf_counter()
     for v in versions:
@@ -449,7 +457,12 @@ def prepare_compare_dir(out_dir, force: bool = False) -> Path:
     out_dir = Path(out_dir)
     if out_dir.is_dir() and run_dir_entries(out_dir):
         if (out_dir / "summary.json").exists() or (out_dir / "cache").is_dir():
-            return claim_run_dir(out_dir)  # one comparison at a time writes a folder
+            claim_run_dir(out_dir)  # one comparison at a time writes a folder
+            # The earlier report goes (no stale plots beside the new one); its cache and anything else stay.
+            shutil.rmtree(out_dir / "plots", ignore_errors=True)
+            for name in ("report.md", "report.html", "summary.json"):
+                (out_dir / name).unlink(missing_ok=True)
+            return out_dir
     return prepare_run_dir(out_dir, force=force)
 
 
