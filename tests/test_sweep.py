@@ -160,3 +160,13 @@ def test_a_key_fixed_with_set_is_not_searched():
     assert fixed == ["lstm_hidden", "fusion"] and "lstm_hidden" not in space and "lr" in space
     with pytest.raises(VatrackError, match="nothing to search"):
         without_fixed_keys({"lr": DEFAULT_SPACE["lr"]}, ["lr=1e-3"])
+
+
+def test_too_many_confirmation_seeds_names_the_right_option():
+    """It said `n_seeds` (--seeds), an option the sweep's confirmation count is not."""
+    import pandas as pd
+
+    from vatrack.experiments.sweep import run_sweep
+
+    with pytest.raises(VatrackError, match="`confirm_seeds=5` or fewer"):
+        run_sweep(pd.DataFrame(), "v3.3", 1, None, confirm_seeds=9)

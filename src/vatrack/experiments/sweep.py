@@ -419,7 +419,7 @@ def run_sweep(frame: pd.DataFrame, preset: str, n_trials: int, out_dir, *, stora
         raise VatrackError(f"`n_trials` must be at least 1 (got {n_trials})")
     check_development_seeds(seeds, "a sweep's objective (a selection)")
     if confirm:
-        cv_seeds(confirm_seeds, confirm=True)  # a bad --confirm-seeds fails now, not after the search
+        cv_seeds(confirm_seeds, confirm=True, param="confirm_seeds")  # a bad one fails now, not after the search
     base = resolve_config(preset, encoder=encoder, overrides=list(overrides))
     space, fixed = without_fixed_keys(space if space is not None else DEFAULT_SPACE, overrides)
     if fixed and on_event:

@@ -97,18 +97,19 @@ def official_style_folds(frame: pd.DataFrame, n_folds: int = 5, seed: int = 0,
 CONFIRMATION_SEEDS = (1000, 1001, 1002, 1003, 1004)
 
 
-def cv_seeds(n_seeds: int, confirm: bool = False) -> tuple[int, ...]:
-    """The first ``n_seeds`` confirmation seeds (``confirm``), else development seeds 0..n_seeds-1."""
+def cv_seeds(n_seeds: int, confirm: bool = False, param: str = "n_seeds") -> tuple[int, ...]:
+    """The first ``n_seeds`` confirmation seeds (``confirm``), else development seeds 0..n_seeds-1;
+    ``param`` is the caller's name for the count (its messages name it)."""
     n = n_seeds
     if int(n) < 1:
-        raise VatrackError(f"`n_seeds` must be at least 1 (got {n})")
+        raise VatrackError(f"`{param}` must be at least 1 (got {n})")
     if confirm:
         if n > len(CONFIRMATION_SEEDS):
             raise VatrackError(f"`confirm=True` has {len(CONFIRMATION_SEEDS)} seeds ({CONFIRMATION_SEEDS[0]}–"
-                               f"{CONFIRMATION_SEEDS[-1]}); ask for `n_seeds={len(CONFIRMATION_SEEDS)}` or fewer")
+                               f"{CONFIRMATION_SEEDS[-1]}); ask for `{param}={len(CONFIRMATION_SEEDS)}` or fewer")
         return CONFIRMATION_SEEDS[:n]
     if n > CONFIRMATION_SEEDS[0]:
-        raise VatrackError(f"`n_seeds={n}` would reach the confirmation seeds ({CONFIRMATION_SEEDS[0]}…); use fewer")
+        raise VatrackError(f"`{param}={n}` would reach the confirmation seeds ({CONFIRMATION_SEEDS[0]}…); use fewer")
     return tuple(range(int(n)))
 
 
