@@ -647,7 +647,7 @@ def forecast_cv(
 
 
 def _say(message: str) -> None:
-    console.print(message, markup=False, highlight=False, soft_wrap=True)
+    console.print(flags(message), markup=False, highlight=False, soft_wrap=True)
 
 
 @app.command()

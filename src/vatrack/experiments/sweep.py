@@ -423,7 +423,7 @@ def run_sweep(frame: pd.DataFrame, preset: str, n_trials: int, out_dir, *, stora
     base = resolve_config(preset, encoder=encoder, overrides=list(overrides))
     space, fixed = without_fixed_keys(space if space is not None else DEFAULT_SPACE, overrides)
     if fixed and on_event:
-        on_event(f"note: not searched, fixed by --set: {', '.join(fixed)}")
+        on_event(f"note: not searched, fixed by `overrides`: {', '.join(fixed)}")
     space = check_space(space, base)
     seeds = [int(s) for s in seeds]
     study_name = study_name or f"vatrack-{base.name}"
