@@ -114,3 +114,16 @@ def test_compare_set_without_a_preset_and_forecast_cv_methods_twice_are_refused(
                                 "--methods", methods], capsys)
         assert code == 2 and says in err, err
 
+
+
+def test_evaluate_says_when_prediction_rows_are_not_in_the_gold_file(task_files, tmp_path, capsys):
+    """Only --json showed them; the table looked exactly like a clean file's."""
+    out = tmp_path / "p.csv"
+    assert run_cli(["baseline", "--method", "user-mean", "--train", task_files["train"], "--data", task_files["test"],
+                    "--out", out], capsys)[0] == 0
+    pred = pd.read_csv(out, dtype=str)
+    extra = pred.head(2).assign(user_id="999")
+    pd.concat([pred, extra]).to_csv(tmp_path / "extra.csv", index=False)
+    code, _, err = run_cli(["evaluate", "--task", "subtask1", "--pred", tmp_path / "extra.csv", "--gold",
+                            task_files["gold"]], capsys)
+    assert code == 0 and "2 prediction row(s) have keys that are not in" in err

@@ -309,6 +309,9 @@ def evaluate(
         print(json.dumps(result, indent=2, sort_keys=True, default=float))
     else:
         console.print(render_table(result, task.value))
+        if result.get("n_unmatched_predictions"):  # scored without them: the table alone would hide it
+            logging.getLogger("vatrack").info(f"{result['n_unmatched_predictions']} prediction row(s) have keys that "
+                                              f"are not in {gold}; they were left out of the scores")
 
 
 @app.command()
