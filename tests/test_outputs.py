@@ -127,3 +127,15 @@ def test_evaluate_says_when_prediction_rows_are_not_in_the_gold_file(task_files,
     code, _, err = run_cli(["evaluate", "--task", "subtask1", "--pred", tmp_path / "extra.csv", "--gold",
                             task_files["gold"]], capsys)
     assert code == 0 and "2 prediction row(s) have keys that are not in" in err
+
+
+def test_predict_ignores_the_labels_of_its_inputs_even_out_of_range(task_files, tmp_path, capsys):
+    """Its help says labels in --data are ignored, yet an out-of-range one failed the command."""
+    run = tmp_path / "bundle"
+    assert run_cli(["baseline", "--method", "user-mean", "--train", task_files["train"], "--data", task_files["test"],
+                    "--out", tmp_path / "p.csv", "--save", run], capsys)[0] == 0
+    labelled = pd.read_csv(task_files["train"]).assign(valence=7.0)
+    labelled.to_csv(tmp_path / "labelled.csv", index=False)
+    code, _, err = run_cli(["predict", "--run", run, "--data", tmp_path / "labelled.csv", "--out", tmp_path / "q.csv"], capsys)
+    assert code == 0, err
+    assert len(pd.read_csv(tmp_path / "q.csv")) == len(labelled)

@@ -56,14 +56,18 @@ class Diary:
         return self.frame[list(LABELS)].notna().all(axis=1).to_numpy()
 
 
-def load_diary(source, *, require_labels: bool = False, required=REQUIRED, format: DiaryFormat | None = None) -> pd.DataFrame:
+def load_diary(source, *, require_labels: bool = False, required=REQUIRED, format: DiaryFormat | None = None,
+               ignore_labels: bool = False) -> pd.DataFrame:
     """Read a CSV path (or take a DataFrame), validate every column, return rows sorted by user then time.
 
+    ``ignore_labels``: valence/arousal columns are dropped unread (inputs to predict: a label
+    the command does not use must not fail it).
     ``require_labels``: the file must have valence and arousal columns; rows without both
     ratings are left out (with a note), and a file with no rated row is an error.
     ``format``: the file's own column names, rating scales, date order and separator.
     """
-    diary = read_diary(source, required=required, format=format, need_label_columns=require_labels)
+    diary = read_diary(source, required=required, format=format, need_label_columns=require_labels,
+                       ignore_labels=ignore_labels and not require_labels)
     if not require_labels:
         return diary.frame
     rated = diary.rated
@@ -76,7 +80,8 @@ def load_diary(source, *, require_labels: bool = False, required=REQUIRED, forma
     return diary.frame[rated].reset_index(drop=True)
 
 
-def read_diary(source, *, required=REQUIRED, format: DiaryFormat | None = None, need_label_columns: bool = False) -> Diary:
+def read_diary(source, *, required=REQUIRED, format: DiaryFormat | None = None, need_label_columns: bool = False,
+               ignore_labels: bool = False) -> Diary:
     """Read and validate ``source`` (a CSV path or a DataFrame); see :class:`Diary`."""
     format = format or DiaryFormat()
     if isinstance(source, pd.DataFrame):
@@ -85,7 +90,7 @@ def read_diary(source, *, required=REQUIRED, format: DiaryFormat | None = None, 
     else:
         path = Path(source)
         raw = _read_raw(path, format)
-    frame = _validated(raw, path, required, need_label_columns, format)
+    frame = _validated(raw, path, required, need_label_columns, format, ignore_labels=ignore_labels)
     if isinstance(source, pd.DataFrame):
         frame = _callers_columns(frame, source, format)
     frame["_row"] = np.arange(len(frame))
@@ -140,9 +145,11 @@ def _callers_columns(out: pd.DataFrame, source: pd.DataFrame, format: DiaryForma
 
 
 def _validated(raw: pd.DataFrame, path, required, need_label_columns: bool, format: DiaryFormat,
-               number_texts: bool = True) -> pd.DataFrame:
+               number_texts: bool = True, ignore_labels: bool = False) -> pd.DataFrame:
     """The canonical frame of ``raw`` (the source as text), in ``raw``'s row order; every check."""
     named = format.rename(raw, path)
+    if ignore_labels:
+        named = named.drop(columns=[c for c in LABELS if c in named.columns])
     _check_columns(named, path, required, need_label_columns, number_texts, from_frame=bool(raw.attrs.get("frame")))
     frame = pd.DataFrame(index=named.index)
     for column in named.columns:

@@ -306,6 +306,6 @@ def predict_run(run_dir, data_path, out, format=None) -> Path:
     check_writable(out, inputs={"data": data_path})
     model = load_run_model(run_dir)
     format = run_format(run_dir, format)
-    inputs = strip_labels(load_diary(data_path, format=format))
+    inputs = strip_labels(load_diary(data_path, format=format, ignore_labels=True))
     predictions = format.predictions_to_user(model.predict(inputs))
     return write_submission(predictions, "subtask1", out, expected_keys=inputs[["user_id", "text_id"]])
