@@ -170,3 +170,17 @@ def test_too_many_confirmation_seeds_names_the_right_option():
 
     with pytest.raises(VatrackError, match="`confirm_seeds=5` or fewer"):
         run_sweep(pd.DataFrame(), "v3.3", 1, None, confirm_seeds=9)
+
+
+def test_too_few_users_for_the_inner_validation_is_one_line_before_the_study(tmp_path, capsys):
+    """Trial 0 used to fail inside Optuna: a 15-line traceback, then a hint naming --val, which
+    sweep does not have."""
+    from conftest import run_cli
+    from vatrack.data import make_official_like, write_csv_like_official
+
+    train, _ = make_official_like(n_users=14, seed=3)
+    write_csv_like_official(train, tmp_path / "train.csv")
+    code, out, err = run_cli(["sweep", "--data", tmp_path / "train.csv", "--preset", "v3.3", "--trials", "1",
+                              "--storage", f"sqlite:///{tmp_path / 's.db'}", "--out", tmp_path / "sw"], capsys)
+    assert code == 2 and err.strip().count("\n") == 0 and "Traceback" not in err + out
+    assert "--set: val_folds=2" in err and "--val" not in err

@@ -234,6 +234,22 @@ def open_study(storage_url: str, study_name: str, identity: dict, sampler_seed: 
 # --- the objective ---------------------------------------------------------------------------------------
 
 
+def _check_inner_validation(frame: pd.DataFrame, base, n_folds: int, seeds) -> None:
+    """Every trial early-stops on an inner split of each fold's training rows: too few users for
+    it would fail trial 0 inside Optuna (a traceback), so say it once, before the study starts."""
+    from vatrack.protocols import official_style_folds
+
+    val_folds = int(base.flat().get("val_folds") or 0)
+    if not val_folds or frame.empty:
+        return
+    fewest = min(fold.split(frame)[0]["user_id"].nunique() for seed in seeds
+                 for fold in official_style_folds(frame, n_folds=n_folds, seed=seed))
+    if fewest < 2 * val_folds:
+        raise VatrackError(f"each trial's inner validation needs at least {2 * val_folds} users in a fold's training "
+                           f"rows (`val_folds={val_folds}`); the smallest has {fewest}: lower it (`overrides`: val_folds=2), "
+                           "use fewer `n_folds`, or more users")
+
+
 def make_objective(frame: pd.DataFrame, base, space: dict, n_folds: int, seeds,
                    on_event: Callable[[str], None] | None = None):
     """trial -> mean official-style CV composite r of the base config with the trial's overrides."""
@@ -426,6 +442,7 @@ def run_sweep(frame: pd.DataFrame, preset: str, n_trials: int, out_dir, *, stora
         on_event(f"note: not searched, fixed by `overrides`: {', '.join(fixed)}")
     space = check_space(space, base)
     seeds = [int(s) for s in seeds]
+    _check_inner_validation(frame, base, n_folds, seeds)
     study_name = study_name or f"vatrack-{base.name}"
     identity = {"base": base.flat(), "data": data_fingerprint(frame), "folds": n_folds, "seeds": seeds,
                 "space": json.loads(json.dumps(space))}
