@@ -198,9 +198,9 @@ def prepare_run_dir(path, force: bool = False, *, inputs: dict | None = None, un
     The claim (create + exclusive lock) is atomic: of two commands started with the same
     --out, one gets the folder and the other exits 2. ``force`` replaces only a folder vatrack
     wrote (every claim leaves its lock file there), and never one holding this command's own
-    ``inputs`` (parameter name -> a path or a list of paths). ``until_done``: the earlier content is set aside, not
-    deleted, and comes back if the command fails (:func:`discard_run_dir`);
-    :func:`finish_run_dir` deletes it once the new content is complete.
+    ``inputs`` (parameter name -> a path or a list of paths). ``until_done``: the earlier
+    content is set aside, not deleted, and comes back if the command fails
+    (:func:`discard_run_dir`); :func:`finish_run_dir` deletes it once the new content is complete.
     """
     path = Path(path)
     written_by_vatrack = (path / LOCK_NAME).exists()

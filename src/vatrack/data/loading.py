@@ -206,19 +206,19 @@ def sort_diary(frame: pd.DataFrame) -> pd.DataFrame:
     """Order rows by user, then timestamp; entries of one person at the same time by text_id
     (numerically when the ids are numbers), then file order — so the order, and the lags and
     statistics built on it, do not depend on how the file's rows were sorted."""
-    order = frame.assign(_user=_user_sort_key(frame["user_id"]), _pos=np.arange(len(frame)))
+    order = frame.assign(_user=_id_sort_key(frame["user_id"]), _pos=np.arange(len(frame)))
     keys = ["_user", "user_id", "timestamp"]
     if "text_id" in frame and frame.duplicated(["user_id", "timestamp"]).any():
-        order["_tid"] = _user_sort_key(frame["text_id"])
+        order["_tid"] = _id_sort_key(frame["text_id"])
         order["_tid_text"] = frame["text_id"].astype(str)
         keys += ["_tid", "_tid_text"]
     order = order.sort_values([*keys, "_pos"], kind="mergesort")
     return order.drop(columns=[c for c in ("_user", "_pos", "_tid", "_tid_text") if c in order]).reset_index(drop=True)
 
 
-def _user_sort_key(users: pd.Series) -> pd.Series:
-    # Numeric ids sort numerically (2 before 10); anything else sorts after, as text.
-    numbers = pd.to_numeric(users, errors="coerce")
+def _id_sort_key(ids: pd.Series) -> pd.Series:
+    # Numeric ids (users, texts) sort numerically (2 before 10); anything else sorts after, as text.
+    numbers = pd.to_numeric(ids, errors="coerce")
     return numbers.fillna(np.inf)
 
 
